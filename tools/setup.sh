@@ -59,7 +59,7 @@ else
   set +e
   "$PY" -m pip install --disable-pip-version-check -c "$CONSTRAINTS" -v --no-build-isolation \
       --no-binary mmcv 'mmcv==2.1.0' 2>&1 | tee "$LOG_DIR/mmcv-build.log" | \
-    awk '/^\[[0-9]+\/[0-9]+\]/ { match($0, /^\[[0-9]+\/[0-9]+\]/); n++;
+    awk '/^ *\[[0-9]+\/[0-9]+\]/ { match($0, /\[[0-9]+\/[0-9]+\]/); n++;
            if (n % 10 == 1) { printf "[setup] mmcv ops compiled %s\n", substr($0, RSTART, RLENGTH); fflush() } }
          /Successfully installed|ERROR|error:/ { print; fflush() }'
   status=${PIPESTATUS[0]}

@@ -1,0 +1,8 @@
+"""SimDistill: simulated multi-modal distillation for BEV 3D object detection.
+
+Importing this package registers its modules in the mmdet3d registries. It never compiles or
+loads a compiled op: the BEV pool kernels are built lazily on first use.
+"""
+from . import compat  # noqa: F401  (torch 2.13 shims for the 2024 OpenMMLab stack)
+
+__version__ = '0.1.0'

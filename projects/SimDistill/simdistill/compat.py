@@ -1,0 +1,147 @@
+"""Shims that make the 2024 OpenMMLab stack run on torch 2.13.
+
+Each shim names the upstream versions it is written for and is applied once, when
+``simdistill`` is imported (``custom_imports`` in every config does that before the runner
+loads a checkpoint). Every shim is idempotent and narrow: none switches a safety check off.
+
+1. Checkpoint loading (mmengine 0.10.7, torch >= 2.6; mmengine issue #1655). torch loads with
+   ``weights_only=True`` by default and mmengine calls ``torch.load`` without the argument, so a
+   checkpoint saved by mmengine's runner -- its message hub holds ``HistoryBuffer`` objects
+   with numpy arrays -- fails to load. We allow-list exactly the globals such a checkpoint
+   holds. One of them is ``builtins.getattr``, which pickle uses for the ``HistoryBuffer``
+   statistics methods (``getattr(HistoryBuffer, 'min')``); instead of allowing ``getattr`` in
+   general we map that name to a function that only resolves ``HistoryBuffer`` methods. A
+   checkpoint holding anything else is refused with an error naming the file and the global.
+2. spconv CPU stream (spconv 2.3.x CPU build, torch CPU build): ``get_current_stream`` asks
+   torch for the current CUDA stream, which fails on CPU-only torch; on CPU the stream handle
+   is meaningless, so it returns 0 there.
+"""
+import logging
+import pickle
+from typing import Any, Callable, List, Tuple, Union
+
+import torch
+
+logger = logging.getLogger(__name__)
+
+_APPLIED = set()
+
+
+# --------------------------------------------------------------------------------------------
+# 1. checkpoints
+# --------------------------------------------------------------------------------------------
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """``getattr`` restricted to ``HistoryBuffer`` methods, for the weights-only unpickler.
+
+    Raises:
+        pickle.UnpicklingError: for any other object or a private name.
+    """
+    from mmengine.logging import HistoryBuffer
+    if obj is HistoryBuffer and not name.startswith('_') and callable(
+            getattr(HistoryBuffer, name, None)):
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f'weights-only load: getattr({obj!r}, {name!r}) is not allowed; only HistoryBuffer '
+        'statistics methods are')
+
+
+def checkpoint_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
+    """The globals an mmengine-runner checkpoint may hold, for ``add_safe_globals``.
+
+    Returns:
+        list: classes/functions (and one ``(function, qualified name)`` pair) to allow.
+    """
+    import numpy as np
+    from mmengine.logging import HistoryBuffer
+    multiarray = np.core.multiarray if hasattr(np, 'core') else np._core.multiarray
+    dtype_classes = {
+        type(np.dtype(t))
+        for t in ('bool', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
+                  'uint64', 'float16', 'float32', 'float64')
+    }
+    return [
+        HistoryBuffer,
+        (_history_buffer_getattr, 'builtins.getattr'),
+        np.ndarray,
+        np.dtype,
+        multiarray._reconstruct,
+        multiarray.scalar,
+        *sorted(dtype_classes, key=lambda c: c.__name__),
+    ]
+
+
+def load_checkpoint_file(filename: str, map_location: Any = None) -> Any:
+    """``torch.load`` with ``weights_only=True`` and an error that names the file.
+
+    Args:
+        filename (str): path of the checkpoint.
+        map_location: as for :func:`torch.load`.
+
+    Returns:
+        The unpickled checkpoint (usually a dict).
+
+    Raises:
+        FileNotFoundError: the file does not exist.
+        pickle.UnpicklingError: the file holds an object outside the allow-list.
+    """
+    import os.path as osp
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+    try:
+        return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise pickle.UnpicklingError(
+            f'refused to load checkpoint {filename!r} with weights_only=True: it holds an '
+            f'object outside the allow-list of simdistill.compat ({err}). Load it only if you '
+            'trust its source, e.g. re-save its state_dict.') from err
+
+
+def patch_checkpoint_loading() -> None:
+    """Allow-lists runner checkpoints and routes mmengine's local loader through
+    :func:`load_checkpoint_file` (mmengine 0.10.7; torch >= 2.6)."""
+    if 'checkpoint' in _APPLIED:
+        return
+    from mmengine.runner.checkpoint import CheckpointLoader
+    torch.serialization.add_safe_globals(checkpoint_safe_globals())
+
+    @CheckpointLoader.register_scheme(prefixes='', force=True)
+    def load_from_local(filename: str, map_location: Any = None) -> Any:
+        import os.path as osp
+        return load_checkpoint_file(osp.expanduser(filename), map_location)
+
+    _APPLIED.add('checkpoint')
+
+
+# --------------------------------------------------------------------------------------------
+# 2. spconv on CPU
+# --------------------------------------------------------------------------------------------
+def patch_spconv_cpu_stream() -> None:
+    """Makes spconv's CUDA-stream lookup return 0 when torch has no CUDA (spconv 2.3.x)."""
+    if 'spconv' in _APPLIED or torch.cuda.is_available():
+        return
+    try:
+        import spconv.pytorch as spconv_pytorch  # noqa: F401  (loads the submodules below)
+        from spconv.pytorch import cppcore
+    except ImportError:
+        return
+    import sys
+
+    def get_current_stream() -> int:
+        return 0
+
+    # spconv's modules import the function by name, so rebind it wherever it was imported.
+    original = cppcore.get_current_stream
+    for name, module in list(sys.modules.items()):
+        if name.startswith('spconv') and getattr(module, 'get_current_stream',
+                                                 None) is original:
+            module.get_current_stream = get_current_stream
+    _APPLIED.add('spconv')
+
+
+def apply_all() -> None:
+    """Applies every shim above (idempotent)."""
+    patch_checkpoint_loading()
+    patch_spconv_cpu_stream()
+
+
+apply_all()
