@@ -1,0 +1,162 @@
+"""BEVFusion: camera and/or LiDAR BEV features, fused, decoded and detected.
+
+One class covers the three models SimDistill needs: the LiDAR + camera teacher, the LiDAR-only
+model and the camera-only baseline (BEVFusion-C); a branch is absent when its config is.
+"""
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from mmdet3d.models import Base3DDetector
+from mmdet3d.registry import MODELS
+from mmdet3d.structures import Det3DDataSample
+from torch import Tensor
+
+from ..view_transforms import stack_camera_matrices
+from .grid_check import check_bev_grids
+
+ConfigType = Optional[dict]
+
+
+@MODELS.register_module()
+class BEVFusion(Base3DDetector):
+    """Multi-modal BEV detector (BEVFusion, Liu et al. 2023) with registry-built parts.
+
+    Camera branch: ``img_backbone`` -> ``img_neck`` (level ``img_neck_out_index``) ->
+    ``view_transform`` (LSS) -> camera BEV. LiDAR branch (points voxelized by the data
+    preprocessor): ``pts_voxel_encoder`` -> ``pts_middle_encoder`` -> LiDAR BEV. With both,
+    ``fusion_layer`` joins ``[camera BEV, LiDAR BEV]``; then ``pts_backbone`` + ``pts_neck``
+    decode the BEV map and ``bbox_head`` detects.
+
+    All BEV maps are ``(B, C, ny, nx)``: rows = y, columns = x (mmdet3d's convention).
+    """
+
+    def __init__(self,
+                 data_preprocessor: ConfigType = None,
+                 img_backbone: ConfigType = None,
+                 img_neck: ConfigType = None,
+                 view_transform: ConfigType = None,
+                 pts_voxel_encoder: ConfigType = None,
+                 pts_middle_encoder: ConfigType = None,
+                 fusion_layer: ConfigType = None,
+                 pts_backbone: ConfigType = None,
+                 pts_neck: ConfigType = None,
+                 bbox_head: ConfigType = None,
+                 img_neck_out_index: int = 0,
+                 init_cfg: ConfigType = None,
+                 **kwargs) -> None:
+        super().__init__(data_preprocessor=data_preprocessor, init_cfg=init_cfg, **kwargs)
+        has_camera = view_transform is not None
+        has_lidar = pts_middle_encoder is not None
+        if not (has_camera or has_lidar):
+            raise ValueError('BEVFusion needs a camera branch (view_transform) or a LiDAR '
+                             'branch (pts_middle_encoder)')
+        if has_camera and has_lidar and fusion_layer is None:
+            raise ValueError('a camera + LiDAR BEVFusion needs a fusion_layer')
+        check_bev_grids(view_transform, pts_middle_encoder, pts_backbone, pts_neck, bbox_head)
+        build = lambda cfg: MODELS.build(cfg) if cfg is not None else None  # noqa: E731
+        self.img_backbone = build(img_backbone)
+        self.img_neck = build(img_neck)
+        self.view_transform = build(view_transform)
+        self.pts_voxel_encoder = build(pts_voxel_encoder)
+        self.pts_middle_encoder = build(pts_middle_encoder)
+        self.fusion_layer = build(fusion_layer)
+        self.pts_backbone = build(pts_backbone)
+        self.pts_neck = build(pts_neck)
+        self.bbox_head = build(bbox_head)
+        self.img_neck_out_index = img_neck_out_index
+
+    @property
+    def with_camera(self) -> bool:
+        return self.view_transform is not None
+
+    @property
+    def with_lidar(self) -> bool:
+        return self.pts_middle_encoder is not None
+
+    # ---------------------------------------------------------------------------------------
+    # features
+    # ---------------------------------------------------------------------------------------
+    def extract_img_feat(self, imgs: Tensor) -> Tensor:
+        """Multi-view images ``(B, N, 3, H, W)`` -> features ``(B, N, C, h, w)``."""
+        if imgs.dim() != 5:
+            raise ValueError(f'expected multi-view images (B, N, 3, H, W), got {tuple(imgs.shape)}')
+        B, N = imgs.shape[:2]
+        feats = self.img_backbone(imgs.flatten(0, 1))
+        if self.img_neck is not None:
+            feats = self.img_neck(feats)
+        feat = feats[self.img_neck_out_index] if isinstance(feats, (list, tuple)) else feats
+        return feat.view(B, N, *feat.shape[1:])
+
+    def extract_camera_bev(self, batch_inputs_dict: dict, batch_input_metas: List[dict],
+                           view_transform=None) -> Tensor:
+        """Camera BEV ``(B, C, ny, nx)`` from the images (and points, for a depth-aware LSS)."""
+        imgs = batch_inputs_dict.get('imgs')
+        if imgs is None:
+            raise KeyError('the camera branch needs inputs["imgs"]; is LoadMultiViewImageFromFiles '
+                           'in the pipeline and "img" in Pack3DDetInputs keys?')
+        cameras = stack_camera_matrices(batch_input_metas, imgs.device)
+        view_transform = view_transform or self.view_transform
+        return view_transform(self.extract_img_feat(imgs), cameras,
+                              batch_inputs_dict.get('points'))
+
+    def extract_lidar_bev(self, batch_inputs_dict: dict) -> Tensor:
+        """LiDAR BEV ``(B, C, ny, nx)`` from the voxelized points."""
+        voxels = batch_inputs_dict.get('voxels')
+        if voxels is None:
+            raise KeyError('the LiDAR branch needs inputs["voxels"]: set voxel=True in the '
+                           'data_preprocessor and "points" in Pack3DDetInputs keys')
+        batch_size = int(voxels['coors'][-1, 0].item()) + 1 if len(voxels['coors']) else 1
+        batch_size = max(batch_size, len(batch_inputs_dict['points']))
+        feats = self.pts_voxel_encoder(voxels['voxels'], voxels['num_points'], voxels['coors'])
+        return self.pts_middle_encoder(feats, voxels['coors'], batch_size)
+
+    def decode_bev(self, bev: Tensor) -> List[Tensor]:
+        """BEV decoder (SECOND + SECONDFPN): fused BEV -> the head's input maps."""
+        feats = self.pts_backbone(bev)
+        return self.pts_neck(feats) if self.pts_neck is not None else list(feats)
+
+    def extract_bev_features(self, batch_inputs_dict: dict,
+                             batch_input_metas: List[dict]) -> Dict[str, object]:
+        """Every BEV stage, for detection and for distillation.
+
+        Returns:
+            dict: ``camera_bev`` and/or ``lidar_bev`` ``(B, C, ny, nx)`` (the branches this model
+            has), ``fused_bev`` ``(B, C_f, ny, nx)`` (the single branch when there is one) and
+            ``decoder`` (list of ``(B, C_d, H, W)`` head inputs).
+        """
+        out = {}
+        if self.with_camera:
+            out['camera_bev'] = self.extract_camera_bev(batch_inputs_dict, batch_input_metas)
+        if self.with_lidar:
+            out['lidar_bev'] = self.extract_lidar_bev(batch_inputs_dict)
+        branches = [out[k] for k in ('camera_bev', 'lidar_bev') if k in out]
+        out['fused_bev'] = (self.fusion_layer(branches)
+                            if self.fusion_layer is not None else branches[0])
+        out['decoder'] = self.decode_bev(out['fused_bev'])
+        return out
+
+    def extract_feat(self, batch_inputs_dict: dict, batch_input_metas: List[dict]):
+        return self.extract_bev_features(batch_inputs_dict, batch_input_metas)['decoder']
+
+    # ---------------------------------------------------------------------------------------
+    # mmdet3d modes
+    # ---------------------------------------------------------------------------------------
+    @staticmethod
+    def metas(batch_data_samples: Sequence[Det3DDataSample]) -> List[dict]:
+        return [sample.metainfo for sample in batch_data_samples]
+
+    def loss(self, batch_inputs_dict: dict, batch_data_samples: List[Det3DDataSample],
+             **kwargs) -> Dict[str, Tensor]:
+        feats = self.extract_feat(batch_inputs_dict, self.metas(batch_data_samples))
+        return self.bbox_head.loss(feats, batch_data_samples)
+
+    def predict(self, batch_inputs_dict: dict, batch_data_samples: List[Det3DDataSample],
+                **kwargs) -> List[Det3DDataSample]:
+        feats = self.extract_feat(batch_inputs_dict, self.metas(batch_data_samples))
+        results = self.bbox_head.predict(feats, batch_data_samples)
+        return self.add_pred_to_datasample(batch_data_samples, results)
+
+    def _forward(self, batch_inputs_dict: dict,
+                 batch_data_samples: Optional[List[Det3DDataSample]] = None, **kwargs):
+        metas = self.metas(batch_data_samples) if batch_data_samples else [{}]
+        return self.bbox_head(self.extract_feat(batch_inputs_dict, metas))

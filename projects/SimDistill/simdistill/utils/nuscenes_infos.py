@@ -1,0 +1,81 @@
+"""Info files for a nuScenes-format dataset, made by mmdet3d's own converter.
+
+mmdet3d ships ``tools/create_data.py`` inside its wheel (``mmdet3d/.mim/tools``). It only works
+as documented: run from the folder that holds ``data/nuscenes`` with
+``--root-path ./data/nuscenes --out-dir ./data/nuscenes`` (its v2 update step reads
+``./data/nuscenes`` whatever is passed). This module runs it exactly so, for any data root whose
+last two parts are ``data/nuscenes``.
+"""
+import os
+import os.path as osp
+import subprocess
+import sys
+from typing import Dict, List
+
+INFO_FILES = ('nuscenes_infos_train.pkl', 'nuscenes_infos_val.pkl')
+
+
+def mmdet3d_tools_root() -> str:
+    """The folder holding mmdet3d's shipped ``tools/`` (``.../mmdet3d/.mim``)."""
+    import mmdet3d
+    root = osp.join(osp.dirname(mmdet3d.__file__), '.mim')
+    if not osp.isfile(osp.join(root, 'tools', 'create_data.py')):
+        raise FileNotFoundError(f'mmdet3d {mmdet3d.__version__} has no {root}/tools/create_data.py;'
+                                ' reinstall mmdet3d from its wheel')
+    return root
+
+
+def converter_command(version: str, max_sweeps: int) -> List[str]:
+    """The converter's command line, to run from the folder holding ``data/nuscenes``."""
+    script = osp.join(mmdet3d_tools_root(), 'tools', 'create_data.py')
+    return [
+        sys.executable, script, 'nuscenes', '--root-path', './data/nuscenes', '--out-dir',
+        './data/nuscenes', '--extra-tag', 'nuscenes', '--version', version, '--max-sweeps',
+        str(max_sweeps)
+    ]
+
+
+def create_nuscenes_infos(data_root: str, version: str = 'v1.0-mini',
+                          max_sweeps: int = 10, verbose: bool = True) -> Dict[str, str]:
+    """Runs mmdet3d's converter on ``data_root`` and returns the info files it wrote.
+
+    Args:
+        data_root: a folder ``.../data/nuscenes`` holding ``<version>/*.json``, ``samples``,
+            ``sweeps`` and ``maps``.
+        version: nuScenes release folder name, e.g. ``'v1.0-mini'`` or ``'v1.0-trainval'``.
+        max_sweeps: LiDAR sweeps per key frame to list in the infos.
+        verbose: stream the converter's progress to the console; else capture it and show its
+            tail only on failure.
+
+    Returns:
+        dict: split name (``'train'``, ``'val'``) -> absolute path of its info pkl.
+
+    Raises:
+        ValueError: ``data_root`` does not end in ``data/nuscenes``.
+        FileNotFoundError: the release tables are missing.
+        RuntimeError: the converter failed (its output is in the message).
+    """
+    data_root = osp.abspath(data_root)
+    parent, name = osp.split(data_root)
+    if name != 'nuscenes' or osp.basename(parent) != 'data':
+        raise ValueError(f'data root {data_root} must end in data/nuscenes: mmdet3d\'s converter '
+                         'reads ./data/nuscenes from the folder that holds it')
+    tables = osp.join(data_root, version)
+    if not osp.isfile(osp.join(tables, 'sample.json')):
+        raise FileNotFoundError(f'no nuScenes tables at {tables}/sample.json')
+    workdir = osp.dirname(parent)
+    env = dict(os.environ)
+    env['PYTHONPATH'] = os.pathsep.join(
+        p for p in (mmdet3d_tools_root(), env.get('PYTHONPATH', '')) if p)
+    pipe = None if verbose else subprocess.PIPE
+    proc = subprocess.run(converter_command(version, max_sweeps), cwd=workdir, env=env,
+                          stdout=pipe, stderr=subprocess.STDOUT if pipe else None, text=True)
+    log = (proc.stdout or '')[-4000:] if pipe else '(its output is above)'
+    if proc.returncode != 0:
+        raise RuntimeError(f'mmdet3d create_data.py failed on {data_root} '
+                           f'(exit {proc.returncode}):\n{log}')
+    out = {split: osp.join(data_root, f) for split, f in zip(('train', 'val'), INFO_FILES)}
+    for path in out.values():
+        if not osp.isfile(path):
+            raise RuntimeError(f'mmdet3d create_data.py did not write {path}:\n{log}')
+    return out

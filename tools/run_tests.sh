@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The project's test command: installs what is missing (tools/setup.sh), then runs the suite,
+# slow end-to-end tests included. Extra arguments go to pytest (e.g. -m "not slow", -k bev_pool).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+bash tools/setup.sh
+exec python3 -m pytest tests -ra "$@"
