@@ -1,0 +1,8 @@
+"""Model parts SimDistill adds to mmdet3d (registered on import)."""
+from .detectors import BEVFusion, check_bev_grids
+from .fusers import ConvFuser
+from .view_transforms import DepthLSSViewTransform, LSSViewTransform
+
+__all__ = [
+    'BEVFusion', 'ConvFuser', 'DepthLSSViewTransform', 'LSSViewTransform', 'check_bev_grids'
+]

@@ -1,0 +1,129 @@
+"""The torch 2.13 shims of simdistill.compat: safe checkpoint loading and spconv on CPU."""
+import os.path as osp
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from mmengine.logging import HistoryBuffer
+from mmengine.model import BaseModel
+from mmengine.runner import Runner, load_checkpoint
+from torch import nn
+
+import simdistill  # noqa: F401  (applies the shims)
+from simdistill.compat import load_checkpoint_file
+
+
+class TinyModel(BaseModel):
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        out = self.linear(inputs)
+        return dict(loss=out.pow(2).mean()) if mode == 'loss' else out
+
+
+class NotAllowed:
+    """A class no checkpoint should be able to instantiate."""
+
+
+def make_runner(work_dir, max_epochs, **kwargs):
+    dataset = [dict(inputs=torch.full((2, ), float(i))) for i in range(8)]
+    return Runner(
+        model=TinyModel(),
+        work_dir=str(work_dir),
+        train_dataloader=dict(
+            dataset=dataset,
+            sampler=dict(type='DefaultSampler', shuffle=True),
+            batch_size=2,
+            collate_fn=dict(type='default_collate')),
+        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.01)),
+        param_scheduler=dict(type='MultiStepLR', milestones=[1]),
+        train_cfg=dict(by_epoch=True, max_epochs=max_epochs),
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)),
+        **kwargs)
+
+
+@pytest.fixture(scope='module')
+def runner_checkpoint(tmp_path_factory):
+    work_dir = tmp_path_factory.mktemp('runner')
+    runner = make_runner(work_dir, max_epochs=1)
+    runner.train()
+    return work_dir, osp.join(work_dir, 'epoch_1.pth')
+
+
+def test_runner_checkpoint_holds_numpy_and_message_hub(runner_checkpoint):
+    # The allow-list must cover what an unpatched torch refuses: check the file really has it.
+    _, path = runner_checkpoint
+    plain = subprocess.run([sys.executable, '-c', f'import torch; torch.load({path!r})'],
+                           capture_output=True, text=True)
+    assert plain.returncode != 0 and 'HistoryBuffer' in plain.stderr
+    ckpt = load_checkpoint_file(path)
+    history = ckpt['message_hub']['log_scalars']['train/loss']
+    assert isinstance(history, HistoryBuffer)
+    assert isinstance(history.data[0], np.ndarray)
+    assert history.min() == pytest.approx(float(np.min(history.data[0])))
+
+
+def test_runner_resumes_with_weights_only(runner_checkpoint):
+    work_dir, path = runner_checkpoint
+    runner = make_runner(work_dir, max_epochs=2, resume=True, load_from=path)
+    runner.train()
+    assert runner.epoch == 2
+    ckpt = torch.load(osp.join(work_dir, 'epoch_2.pth'), weights_only=True)
+    assert ckpt['meta']['epoch'] == 2
+
+
+def test_arbitrary_object_is_refused_naming_the_file(tmp_path):
+    path = str(tmp_path / 'evil.pth')
+    torch.save({'state_dict': {}, 'payload': NotAllowed()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='evil.pth') as info:
+        load_checkpoint(TinyModel(), path)
+    assert 'NotAllowed' in str(info.value)
+
+
+def test_getattr_is_limited_to_history_buffer_methods(tmp_path):
+    # A pickle that calls getattr on anything but HistoryBuffer must not load.
+    class Sneaky:
+
+        def __reduce__(self):
+            return getattr, (np.ndarray, '__class__')
+
+    path = str(tmp_path / 'sneaky.pth')
+    torch.save({'x': Sneaky()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='not allowed'):
+        load_checkpoint_file(path)
+
+
+def test_missing_checkpoint_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nope.pth'):
+        load_checkpoint_file(str(tmp_path / 'nope.pth'))
+
+
+def test_sparse_encoder_forward_backward_on_cpu():
+    pytest.importorskip('spconv')
+    from mmdet3d.models.middle_encoders import SparseEncoder
+    torch.manual_seed(0)
+    sparse_shape = [41, 64, 64]
+    encoder = SparseEncoder(
+        in_channels=5, sparse_shape=sparse_shape, order=('conv', 'norm', 'act'),
+        encoder_channels=((16, 16, 32), (32, 32, 64), (64, 64, 128), (128, 128)),
+        encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, [0, 1, 1]), (0, 0)),
+        block_type='basicblock')
+    # Unique voxels in two samples: (batch, z, y, x).
+    coors = []
+    for b in range(2):
+        flat = torch.randperm(41 * 64 * 64)[:300]
+        z, y, x = flat // (64 * 64), (flat // 64) % 64, flat % 64
+        coors.append(torch.stack((torch.full_like(z, b), z, y, x), dim=1))
+    coors = torch.cat(coors).int()
+    feats = torch.randn(len(coors), 5, requires_grad=True)
+    out = encoder(feats, coors, 2)
+    assert out.shape[0] == 2 and out.shape[-2:] == (8, 8)
+    out.sum().backward()
+    assert feats.grad is not None and torch.isfinite(feats.grad).all()
+    assert feats.grad.abs().sum() > 0
