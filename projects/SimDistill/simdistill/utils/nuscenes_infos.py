@@ -12,22 +12,14 @@ import subprocess
 import sys
 from typing import Dict, List
 
+from .mmdet3d_tools import mmdet3d_tool, mmdet3d_tools_root
+
 INFO_FILES = ('nuscenes_infos_train.pkl', 'nuscenes_infos_val.pkl')
-
-
-def mmdet3d_tools_root() -> str:
-    """The folder holding mmdet3d's shipped ``tools/`` (``.../mmdet3d/.mim``)."""
-    import mmdet3d
-    root = osp.join(osp.dirname(mmdet3d.__file__), '.mim')
-    if not osp.isfile(osp.join(root, 'tools', 'create_data.py')):
-        raise FileNotFoundError(f'mmdet3d {mmdet3d.__version__} has no {root}/tools/create_data.py;'
-                                ' reinstall mmdet3d from its wheel')
-    return root
 
 
 def converter_command(version: str, max_sweeps: int) -> List[str]:
     """The converter's command line, to run from the folder holding ``data/nuscenes``."""
-    script = osp.join(mmdet3d_tools_root(), 'tools', 'create_data.py')
+    script = mmdet3d_tool('create_data.py')
     return [
         sys.executable, script, 'nuscenes', '--root-path', './data/nuscenes', '--out-dir',
         './data/nuscenes', '--extra-tag', 'nuscenes', '--version', version, '--max-sweeps',

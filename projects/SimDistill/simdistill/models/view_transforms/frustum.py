@@ -55,14 +55,14 @@ def frustum_to_lidar(frustum: Tensor, cam2img: Tensor, lidar2cam: Tensor,
         Tensor: ``(B, N, D, h, w, 3)`` points ``(x, y, z)`` in metres.
     """
     B, N = cam2img.shape[:2]
-    f = frustum.to(cam2img)
-    pts = f.view(1, 1, -1, 3) - img_aug_matrix[:, :, None, :3, 3]
-    pts = torch.linalg.solve(img_aug_matrix[:, :, None, :3, :3], pts.unsqueeze(-1)).squeeze(-1)
+    pts = frustum.to(cam2img).view(1, 1, -1, 3) - img_aug_matrix[:, :, None, :3, 3]
+    pts = torch.einsum('bnij,bnpj->bnpi', torch.linalg.inv(img_aug_matrix[..., :3, :3]), pts)
     pts = torch.cat((pts[..., :2] * pts[..., 2:3], pts[..., 2:3]), dim=-1)
     img2lidar = torch.linalg.inv(cam2img @ lidar2cam)  # (B, N, 4, 4)
-    pts = pts @ img2lidar[:, :, None, :3, :3].transpose(-1, -2) + img2lidar[:, :, None, :3, 3]
-    aug = lidar_aug_matrix[:, None, None]
-    pts = pts @ aug[..., :3, :3].transpose(-1, -2) + aug[..., :3, 3]
+    pts = torch.einsum('bnij,bnpj->bnpi', img2lidar[..., :3, :3], pts)
+    pts = pts + img2lidar[:, :, None, :3, 3]
+    pts = torch.einsum('bij,bnpj->bnpi', lidar_aug_matrix[:, :3, :3], pts)
+    pts = pts + lidar_aug_matrix[:, None, None, :3, 3]
     return pts.view(B, N, *frustum.shape[:3], 3)
 
 

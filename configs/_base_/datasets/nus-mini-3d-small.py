@@ -1,0 +1,124 @@
+# Small CPU setting on a nuScenes v1.0-mini layout (the synthetic data by default, the real
+# v1.0-mini alike): a 128 x 128 BEV grid of 0.8 m cells, 128 x 320 images, 3 LiDAR sweeps.
+_base_ = ['./nus-common.py']
+
+version = 'v1.0-mini'
+metainfo = dict(classes={{_base_.class_names}}, version=version)
+point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
+post_center_range = [-61.2, -61.2, -10.0, 61.2, 61.2, 10.0]
+voxel_size = [0.8, 0.8, 8.0]  # pillars
+grid_size = [128, 128, 1]
+bev_shape = [grid_size[1], grid_size[0]]  # (ny, nx): rows are y
+pc_range_xy = point_cloud_range[:2]
+voxel_size_xy = voxel_size[:2]
+camera_bev = dict(
+    xbound=[-51.2, 51.2, 0.8], ybound=[-51.2, 51.2, 0.8], zbound=[-10.0, 10.0, 20.0],
+    dbound=[1.0, 52.0, 1.0], downsample=1)
+image_size = [128, 320]
+feature_size = [16, 40]  # image_size / 8
+sweeps_num = 3
+# The synthetic data's images are 400 x 225 (--image-scale 0.25): 0.8 x keeps the horizon.
+image_aug_train = dict(
+    type='MultiViewImageAug3D', final_dim=image_size, resize_lim=[0.75, 0.85],
+    bot_pct_lim=[0.0, 0.0], rot_lim=[-5.4, 5.4], rand_flip=True, is_train=True)
+image_aug_test = dict(
+    type='MultiViewImageAug3D', final_dim=image_size, resize_lim=[0.8, 0.8],
+    bot_pct_lim=[0.0, 0.0], is_train=False)
+
+load_points = [
+    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5,
+         backend_args={{_base_.backend_args}}),
+    dict(type='LoadPointsFromMultiSweeps', sweeps_num=sweeps_num, load_dim=5,
+         use_dim=[0, 1, 2, 3, 4], pad_empty_sweeps=True, remove_close=True,
+         backend_args={{_base_.backend_args}}),
+]
+load_images = [
+    dict(type='LoadMultiViewImagesWithCalib', to_float32=True, color_type='color',
+         num_views={{_base_.num_views}}, backend_args={{_base_.backend_args}}),
+]
+annotations = [
+    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True, with_attr_label=False)
+]
+bev_aug = [
+    dict(type='BEVGlobalRotScaleTrans', rot_range=[-0.3925, 0.3925],
+         scale_ratio_range=[0.95, 1.05], translation_std=[0.0, 0.0, 0.0]),
+    dict(type='BEVRandomFlip3D', flip_ratio_bev_horizontal=0.5, flip_ratio_bev_vertical=0.5),
+]
+filters = [
+    dict(type='ObjectRangeFilter', point_cloud_range=point_cloud_range),
+    dict(type='ObjectNameFilter', classes={{_base_.class_names}}),
+]
+points_filter = [dict(type='PointsRangeFilter', point_cloud_range=point_cloud_range)]
+meta_keys = {{_base_.meta_keys}}
+# LiDAR + camera (the teacher), LiDAR only, camera only (no point is loaded at test time).
+train_pipeline = [
+    *load_points, *load_images, *annotations, image_aug_train, *bev_aug, *points_filter,
+    *filters, dict(type='PointShuffle'),
+    dict(type='Pack3DDetInputs', keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d'],
+         meta_keys=meta_keys)
+]
+test_pipeline = [
+    *load_points, *load_images, image_aug_test, *points_filter,
+    dict(type='Pack3DDetInputs', keys=['points', 'img'], meta_keys=meta_keys)
+]
+lidar_train_pipeline = [
+    *load_points, *annotations, *bev_aug, *points_filter, *filters, dict(type='PointShuffle'),
+    dict(type='Pack3DDetInputs', keys=['points', 'gt_bboxes_3d', 'gt_labels_3d'],
+         meta_keys=meta_keys)
+]
+lidar_test_pipeline = [
+    *load_points, *points_filter,
+    dict(type='Pack3DDetInputs', keys=['points'], meta_keys=meta_keys)
+]
+camera_train_pipeline = [
+    *load_images, *annotations, image_aug_train, *bev_aug, *filters,
+    dict(type='Pack3DDetInputs', keys=['img', 'gt_bboxes_3d', 'gt_labels_3d'],
+         meta_keys=meta_keys)
+]
+camera_test_pipeline = [
+    *load_images, image_aug_test,
+    dict(type='Pack3DDetInputs', keys=['img'], meta_keys=meta_keys)
+]
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type={{_base_.dataset_type}},
+        data_root={{_base_.data_root}},
+        ann_file='nuscenes_infos_train.pkl',
+        pipeline=train_pipeline,
+        metainfo=metainfo,
+        modality=dict(use_lidar=True, use_camera=True),
+        data_prefix={{_base_.data_prefix}},
+        test_mode=False,
+        use_valid_flag=True,
+        box_type_3d='LiDAR',
+        backend_args={{_base_.backend_args}}))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type={{_base_.dataset_type}},
+        data_root={{_base_.data_root}},
+        ann_file='nuscenes_infos_val.pkl',
+        pipeline=test_pipeline,
+        metainfo=metainfo,
+        modality=dict(use_lidar=True, use_camera=True),
+        data_prefix={{_base_.data_prefix}},
+        test_mode=True,
+        box_type_3d='LiDAR',
+        backend_args={{_base_.backend_args}}))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    type='NuScenesMetric',
+    data_root={{_base_.data_root}},
+    ann_file={{_base_.data_root}} + 'nuscenes_infos_val.pkl',
+    metric='bbox',
+    backend_args={{_base_.backend_args}})
+test_evaluator = val_evaluator
