@@ -1,0 +1,75 @@
+"""Embedded release layout: the v1.0-mini scene names, their logs and the map locations."""
+from dataclasses import dataclass
+from datetime import datetime
+
+__all__ = ['VERSION', 'LogSpec', 'LOGS', 'SCENES', 'LOCATIONS', 'log_start_us']
+
+VERSION = 'v1.0-mini'
+
+
+@dataclass(frozen=True)
+class LogSpec:
+    """One drive (``log`` record).
+
+    Attributes:
+        logfile: nuScenes log name, ``<vehicle>-<YYYY-MM-DD-hh-mm-ss><UTC offset>``; it also
+            prefixes every sensor file name.
+        location: Map location, one of :data:`LOCATIONS`.
+    """
+
+    logfile: str
+    location: str
+
+    @property
+    def vehicle(self) -> str:
+        return self.logfile.split('-')[0]
+
+    @property
+    def date_captured(self) -> str:
+        return self.logfile[5:15]
+
+    @property
+    def drive_side(self) -> int:
+        """+1 where traffic keeps right (Boston), -1 where it keeps left (Singapore)."""
+        return 1 if self.location.startswith('boston') else -1
+
+
+LOGS = (
+    LogSpec('n015-2018-07-24-11-22-45+0800', 'singapore-onenorth'),
+    LogSpec('n008-2018-08-01-15-16-36-0400', 'boston-seaport'),
+    LogSpec('n008-2018-08-28-16-43-51-0400', 'boston-seaport'),
+    LogSpec('n015-2018-10-02-10-50-40+0800', 'singapore-queenstown'),
+    LogSpec('n008-2018-08-30-15-16-55-0400', 'boston-seaport'),
+    LogSpec('n015-2018-10-08-15-36-50+0800', 'singapore-queenstown'),
+    LogSpec('n015-2018-11-21-19-38-26+0800', 'singapore-hollandvillage'),
+)
+
+# (scene name, index into LOGS); the names are v1.0-mini's, so the devkit's mini_train/mini_val
+# splits (mini_val = scene-0103, scene-0916) apply unchanged.
+SCENES = (
+    ('scene-0061', 0),
+    ('scene-0103', 1),
+    ('scene-0553', 2),
+    ('scene-0655', 3),
+    ('scene-0757', 4),
+    ('scene-0796', 5),
+    ('scene-0916', 5),
+    ('scene-1077', 6),
+    ('scene-1094', 6),
+    ('scene-1100', 6),
+)
+
+# Location -> rough global (x, y) of its drives in metres: like the real maps, poses lie a few
+# hundred metres to a few kilometres from the map origin.
+LOCATIONS = {
+    'singapore-onenorth': (410.0, 1180.0),
+    'boston-seaport': (1010.0, 620.0),
+    'singapore-queenstown': (760.0, 1460.0),
+    'singapore-hollandvillage': (1320.0, 880.0),
+}
+
+
+def log_start_us(log: LogSpec) -> int:
+    """Unix time of the log's start in microseconds, read from its name."""
+    stamp = datetime.strptime(log.logfile[5:], '%Y-%m-%d-%H-%M-%S%z')
+    return int(stamp.timestamp()) * 1_000_000

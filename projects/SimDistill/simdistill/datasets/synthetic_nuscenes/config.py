@@ -1,0 +1,60 @@
+"""User-facing settings of the synthetic nuScenes generator, validated on construction."""
+from dataclasses import dataclass
+import numbers
+
+__all__ = ['SyntheticNuScenesConfig']
+
+
+def _check_int(name: str, value: object, minimum: int, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f'{name} must be an integer, got {value!r}')
+    if not minimum <= value <= maximum:
+        raise ValueError(f'{name} must be in [{minimum}, {maximum}], got {value}')
+
+
+def _check_float(name: str, value: object, minimum: float, maximum: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ValueError(f'{name} must be a number, got {value!r}')
+    if not minimum < value <= maximum:
+        raise ValueError(f'{name} must be in ({minimum}, {maximum}], got {value}')
+
+
+@dataclass(frozen=True)
+class SyntheticNuScenesConfig:
+    """What to generate; everything else (scene names, rig, classes) is fixed.
+
+    Attributes:
+        samples_per_scene: Key frames (``sample`` records) per scene, 2 Hz apart.
+        image_scale: Camera resolution as a fraction of nuScenes' 1600x900; the intrinsics are
+            scaled by the same factor.
+        seed: Seed of every random choice and of every token.
+        sweeps_per_sample: Non-key LIDAR_TOP sweeps between two key frames (real nuScenes: 9).
+        azimuth_step_deg: Horizontal angle between two LiDAR firings of one beam (degrees).
+        jpeg_quality: JPEG quality of the camera images (1-95).
+    """
+
+    samples_per_scene: int = 20
+    image_scale: float = 0.25
+    seed: int = 0
+    sweeps_per_sample: int = 3
+    azimuth_step_deg: float = 0.4
+    jpeg_quality: int = 90
+
+    def __post_init__(self) -> None:
+        _check_int('samples_per_scene', self.samples_per_scene, 1, 1000)
+        _check_float('image_scale', self.image_scale, 0.0, 2.0)
+        if round(900 * self.image_scale) < 8:
+            raise ValueError(f'image_scale={self.image_scale} gives images smaller than 8 pixels '
+                             'high; use at least 0.01')
+        _check_int('seed', self.seed, 0, 2**63 - 1)
+        _check_int('sweeps_per_sample', self.sweeps_per_sample, 0, 49)
+        _check_float('azimuth_step_deg', self.azimuth_step_deg, 0.0, 10.0)
+        if self.azimuth_step_deg < 0.05:
+            raise ValueError(
+                f'azimuth_step_deg must be at least 0.05, got {self.azimuth_step_deg}')
+        _check_int('jpeg_quality', self.jpeg_quality, 1, 95)
+
+    @property
+    def image_size(self) -> tuple:
+        """Camera image size ``(width, height)`` in pixels."""
+        return round(1600 * self.image_scale), round(900 * self.image_scale)

@@ -1,0 +1,126 @@
+"""One scene's world: its timeline, the ego's drive and the objects around it."""
+from collections import Counter
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+
+from .boxes import BoxState
+from .catalog import LOCATIONS, LOGS, SCENES, LogSpec, log_start_us
+from .config import SyntheticNuScenesConfig
+from .geometry import RigidTransform, quaternion_from_yaw
+from .placement import ObjectTrack, place_objects
+from .taxonomy import OBJECT_CLASSES
+from .trajectory import EgoTrajectory, sample_ego_motion
+
+__all__ = [
+    'SceneWorld', 'simulate_scene', 'scene_rng', 'KEY_FRAME_INTERVAL_US', 'ANNOTATION_RANGE'
+]
+
+KEY_FRAME_INTERVAL_US = 500_000  # key frames at 2 Hz
+ANNOTATION_RANGE = 80.0  # m: an object is annotated from the first to the last key frame
+# at which it is this close to the ego
+
+
+def scene_rng(config: SyntheticNuScenesConfig, scene_index: int, stream: str) -> \
+        np.random.Generator:
+    """Independent random stream ``stream`` of scene ``scene_index`` (e.g. 'world', 'lidar')."""
+    words = [config.seed, scene_index] + [ord(c) for c in stream]
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
+@dataclass(frozen=True)
+class SceneWorld:
+    """Everything that happens in one scene; times are µs since the Unix epoch.
+
+    Attributes:
+        index: Position in ``SCENES``.
+        name: Scene name, e.g. 'scene-0061'.
+        log: The drive it was recorded in.
+        key_timestamps: ``(K,)`` int64 key-frame (LiDAR) timestamps.
+        sweep_timestamps: ``(K - 1, M)`` int64 timestamps of the sweeps between key frames k
+            and k + 1.
+        ego: The ego's drive, in seconds since ``key_timestamps[0]``.
+        objects: The objects.
+        spans: ``(n_objects, 2)`` first and last annotated key frame of every object.
+    """
+
+    index: int
+    name: str
+    log: LogSpec
+    key_timestamps: np.ndarray
+    sweep_timestamps: np.ndarray
+    ego: EgoTrajectory
+    objects: Tuple[ObjectTrack, ...]
+    spans: np.ndarray
+
+    def seconds(self, timestamp_us) -> np.ndarray:
+        """Scene time (s) of timestamps (µs)."""
+        return (np.asarray(timestamp_us, dtype=np.int64) - self.key_timestamps[0]) * 1e-6
+
+    def ego_pose(self, timestamp_us: int) -> RigidTransform:
+        """Ego -> global transform at ``timestamp_us``; the ego frame's origin is on the ground."""
+        t = self.seconds(timestamp_us)
+        x, y = self.ego.position(t)
+        return RigidTransform(
+            quaternion_from_yaw(float(self.ego.heading(t))), np.array([x, y, 0.0]))
+
+    def boxes(self, timestamp_us: int) -> BoxState:
+        """All objects' boxes at ``timestamp_us``."""
+        t = self.seconds(timestamp_us)
+        return BoxState(
+            centers=np.array([obj.center(t) for obj in self.objects]).reshape(-1, 3),
+            sizes_wlh=np.array([obj.size_wlh for obj in self.objects]).reshape(-1, 3),
+            yaws=np.array([obj.yaw for obj in self.objects]),
+            class_ids=np.array([obj.class_id for obj in self.objects], dtype=np.int64))
+
+    def annotated(self, key_frame: int) -> np.ndarray:
+        """Indices of the objects annotated at key frame ``key_frame``."""
+        return np.flatnonzero((self.spans[:, 0] <= key_frame) & (key_frame <= self.spans[:, 1]))
+
+    def description(self) -> str:
+        """Free text like the release's, e.g. 'Synthetic, left turn, 5.2 m/s, 12 cars, ...'."""
+        motion = self.ego.motion
+        turn = 'straight road'
+        if motion.turn_angle:
+            turn = 'left turn' if motion.turn_angle > 0 else 'right turn'
+        counts = Counter(OBJECT_CLASSES[obj.class_id].name for obj in self.objects)
+        things = ', '.join(f'{n} {name}' for name, n in counts.most_common())
+        return f'Synthetic, {turn}, ego {motion.speed:.1f} m/s, {things}'
+
+
+def _timeline(config: SyntheticNuScenesConfig, scene_index: int,
+              rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
+    name, log_index = SCENES[scene_index]
+    earlier = sum(1 for _, other in SCENES[:scene_index] if other == log_index)
+    scene_length_s = (config.samples_per_scene - 1) * KEY_FRAME_INTERVAL_US * 1e-6
+    gap_s = max(40.0, scene_length_s + 20.0)  # scenes of one log do not overlap in time
+    start = (
+        log_start_us(LOGS[log_index]) + int(
+            (60 + earlier * gap_s) * 1e6) + int(rng.integers(0, 1_000_000)))
+    keys = start + KEY_FRAME_INTERVAL_US * np.arange(config.samples_per_scene, dtype=np.int64)
+    m = config.sweeps_per_sample
+    offsets = np.round(KEY_FRAME_INTERVAL_US * np.arange(1, m + 1) / (m + 1)).astype(np.int64)
+    sweeps = keys[:-1, None] + offsets[None]
+    return keys, sweeps.reshape(len(keys) - 1, m)
+
+
+def simulate_scene(config: SyntheticNuScenesConfig, scene_index: int) -> SceneWorld:
+    """Builds scene ``scene_index`` of ``SCENES``; deterministic in (seed, scene_index) and
+    independent of the other scenes."""
+    rng = scene_rng(config, scene_index, 'world')
+    name, log_index = SCENES[scene_index]
+    log = LOGS[log_index]
+    keys, sweeps = _timeline(config, scene_index, rng)
+    duration = (len(keys) - 1) * KEY_FRAME_INTERVAL_US * 1e-6
+    start_xy = np.asarray(LOCATIONS[log.location]) + rng.uniform(-250.0, 250.0, 2)
+    ego = EgoTrajectory(sample_ego_motion(rng, start_xy, duration), -0.1, duration + 0.1)
+    objects = tuple(place_objects(rng, ego, duration, log.drive_side))
+    key_t = (keys - keys[0]) * 1e-6
+    ego_xy = ego.position(key_t)
+    spans = np.zeros((len(objects), 2), dtype=np.int64)
+    for i, obj in enumerate(objects):
+        near = np.flatnonzero(
+            np.linalg.norm(obj.center(key_t)[:, :2] - ego_xy, axis=1) <= ANNOTATION_RANGE)
+        spans[i] = near[0], near[-1]  # placement keeps every object within 50 m once
+    return SceneWorld(scene_index, name, log, keys, sweeps, ego, objects, spans)

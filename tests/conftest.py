@@ -1,0 +1,23 @@
+"""Shared pytest fixtures."""
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+if importlib.util.find_spec('simdistill') is None:  # not installed yet: test the checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'projects' / 'SimDistill'))
+
+
+@pytest.fixture(scope='session')
+def synthetic_nuscenes_root(tmp_path_factory) -> Path:
+    """Dataroot of a small synthetic nuScenes v1.0-mini (10 scenes x 4 samples, 320x180
+    images, 2 sweeps between key frames), generated once per test session. Its generation
+    settings are in ``<root>/synthetic_nuscenes.json``."""
+    from simdistill.datasets.synthetic_nuscenes import (SyntheticNuScenesConfig,
+                                                        generate_synthetic_nuscenes)
+    root = tmp_path_factory.mktemp('synthetic_nuscenes') / 'nuscenes'
+    config = SyntheticNuScenesConfig(
+        samples_per_scene=4, image_scale=0.2, seed=0, sweeps_per_sample=2)
+    generate_synthetic_nuscenes(root, config, progress=False)
+    return root
