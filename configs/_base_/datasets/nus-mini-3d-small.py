@@ -8,6 +8,7 @@ point_cloud_range = [-51.2, -51.2, -5.0, 51.2, 51.2, 3.0]
 post_center_range = [-61.2, -61.2, -10.0, 61.2, 61.2, 10.0]
 voxel_size = [0.8, 0.8, 8.0]  # pillars
 grid_size = [128, 128, 1]
+out_size_factor = 2  # the head's maps are 64 x 64 (1.6 m cells)
 bev_shape = [grid_size[1], grid_size[0]]  # (ny, nx): rows are y
 pc_range_xy = point_cloud_range[:2]
 voxel_size_xy = voxel_size[:2]

@@ -15,6 +15,11 @@ loads a checkpoint). Every shim is idempotent and narrow: none switches a safety
 2. spconv CPU stream (spconv 2.3.x CPU build, torch CPU build): ``get_current_stream`` asks
    torch for the current CUDA stream, which fails on CPU-only torch; on CPU the stream handle
    is meaningless, so it returns 0 there.
+3. CenterHead initialisation (mmdet3d 1.4.0, mmengine 0.10.7): mmengine's ``init_weights``
+   descends only through children that have ``init_weights``; ``CenterHead.task_heads`` is a
+   plain ``nn.ModuleList``, so no ``SeparateHead.init_weights`` ever runs and the heatmap bias
+   keeps its random init instead of ``init_bias`` (-2.19): the first heatmap losses are then
+   hundreds of times too large. The shim initialises the task heads after the head.
 """
 import logging
 import pickle
@@ -138,10 +143,31 @@ def patch_spconv_cpu_stream() -> None:
     _APPLIED.add('spconv')
 
 
+# --------------------------------------------------------------------------------------------
+# 3. CenterHead task heads
+# --------------------------------------------------------------------------------------------
+def patch_centerhead_init() -> None:
+    """Makes ``CenterHead.init_weights`` initialise its ``SeparateHead`` s (mmdet3d 1.4.0)."""
+    if 'centerhead' in _APPLIED:
+        return
+    from mmdet3d.models.dense_heads import CenterHead
+    original = CenterHead.init_weights
+
+    def init_weights(self) -> None:
+        original(self)
+        for task_head in self.task_heads:
+            if not getattr(task_head, 'is_init', False):
+                task_head.init_weights()
+
+    CenterHead.init_weights = init_weights
+    _APPLIED.add('centerhead')
+
+
 def apply_all() -> None:
     """Applies every shim above (idempotent)."""
     patch_checkpoint_loading()
     patch_spconv_cpu_stream()
+    patch_centerhead_init()
 
 
 apply_all()

@@ -2,8 +2,8 @@
 from . import dense_heads  # noqa: F401  (registers TransFusionHead)
 from .detectors import BEVFusion, check_bev_grids
 from .fusers import ConvFuser
-from .view_transforms import DepthLSSViewTransform, LSSViewTransform
+from .view_transforms import LSSViewTransform
 
 __all__ = [
-    'BEVFusion', 'ConvFuser', 'DepthLSSViewTransform', 'LSSViewTransform', 'check_bev_grids'
+    'BEVFusion', 'ConvFuser', 'LSSViewTransform', 'check_bev_grids'
 ]

@@ -1,7 +1,7 @@
 from .frustum import frustum_to_lidar, grid_shape, make_frustum
-from .lss import DepthLSSViewTransform, LSSViewTransform, project_points, stack_camera_matrices
+from .lss import LSSViewTransform, project_points, stack_camera_matrices
 
 __all__ = [
-    'DepthLSSViewTransform', 'LSSViewTransform', 'frustum_to_lidar', 'grid_shape',
+    'LSSViewTransform', 'frustum_to_lidar', 'grid_shape',
     'make_frustum', 'project_points', 'stack_camera_matrices'
 ]

@@ -63,6 +63,11 @@ class LSSViewTransform(BaseModule):
         dbound: ``(d_min, d_max, step)`` of the depth bins, metres.
         downsample: stride of the BEV conv stack after pooling (1 or 2).
         bev_pool_impl: BEV pool implementation: ``'fused'``, ``'interval'`` or ``'torch'``.
+        lidar_depth_channels: 0 for a camera-only model. Otherwise the depth net also sees the
+            LiDAR points projected into each image (BEVFusion's depth-aware LSS, for the
+            teacher only): a sparse depth image per view (metres, 0 where no point lands) is
+            encoded by a strided conv stack into this many channels at the feature resolution
+            and concatenated with the image features.
         init_cfg: mmengine init config.
 
     Shapes:
@@ -81,6 +86,7 @@ class LSSViewTransform(BaseModule):
                  dbound: Sequence[float],
                  downsample: int = 1,
                  bev_pool_impl: str = 'fused',
+                 lidar_depth_channels: int = 0,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if downsample not in (1, 2):
@@ -95,6 +101,8 @@ class LSSViewTransform(BaseModule):
         self.register_buffer(
             'frustum', make_frustum(image_size, feature_size, dbound), persistent=False)
         self.num_depth_bins = self.frustum.shape[0]
+        self.lidar_depth_channels = lidar_depth_channels
+        self.depth_encoder = self._build_depth_encoder() if lidar_depth_channels else None
         self.depthnet = self._build_depthnet()
         self.downsample = self._build_downsample(out_channels * self.nz, downsample)
         self.downsample_factor = downsample
@@ -106,7 +114,28 @@ class LSSViewTransform(BaseModule):
         return self.ny // self.downsample_factor, self.nx // self.downsample_factor
 
     def _build_depthnet(self) -> nn.Module:
-        return nn.Conv2d(self.in_channels, self.num_depth_bins + self.out_channels, 1)
+        out = self.num_depth_bins + self.out_channels
+        if not self.lidar_depth_channels:
+            return nn.Conv2d(self.in_channels, out, 1)
+        c = self.in_channels + self.lidar_depth_channels
+        return nn.Sequential(
+            nn.Conv2d(c, self.in_channels, 3, padding=1), nn.BatchNorm2d(self.in_channels),
+            nn.ReLU(True), nn.Conv2d(self.in_channels, out, 1))
+
+    def _build_depth_encoder(self) -> nn.Module:
+        """Sparse depth image ``(1, H, W)`` -> ``(lidar_depth_channels, h, w)``."""
+        stride = self.image_size[0] // self.feature_size[0]
+        if stride not in (4, 8, 16):
+            raise ValueError(f'image/feature stride {stride} must be 4, 8 or 16')
+        layers = [nn.Conv2d(1, 8, 1), nn.BatchNorm2d(8), nn.ReLU(True)]
+        channels = 8
+        while stride > 1:
+            step = 4 if channels == 8 else 2
+            out = self.lidar_depth_channels if stride == step else 32
+            layers += [nn.Conv2d(channels, out, 5, stride=step, padding=2), nn.BatchNorm2d(out),
+                       nn.ReLU(True)]
+            channels, stride = out, stride // step
+        return nn.Sequential(*layers)
 
     @staticmethod
     def _build_downsample(channels: int, stride: int) -> nn.Module:
@@ -128,10 +157,35 @@ class LSSViewTransform(BaseModule):
             ``(B, N, C, h, w)``.
         """
         B, N, _, h, w = img_feats.shape
-        logits = self.depthnet(img_feats.flatten(0, 1))
+        x = img_feats.flatten(0, 1)
+        if self.depth_encoder is not None:
+            if points is None:
+                raise ValueError('this LSSViewTransform has lidar_depth_channels > 0 and needs '
+                                 'the LiDAR points; a camera-only model must set it to 0')
+            depth_feats = self.depth_encoder(self.depth_image(points, cameras).flatten(0, 1))
+            x = torch.cat((x, depth_feats), dim=1)
+        logits = self.depthnet(x)
         depth = logits[:, :self.num_depth_bins].softmax(dim=1)
         context = logits[:, self.num_depth_bins:]
         return depth.view(B, N, -1, h, w), context.reshape(B, N, -1, h, w)
+
+    def depth_image(self, points: List[Tensor], cameras: Dict[str, Tensor]) -> Tensor:
+        """Sparse depth images ``(B, N, 1, H, W)`` (metres, 0 = no point) of the points.
+
+        Args:
+            points: per sample ``(P, >=3)`` augmented LiDAR points, metres.
+            cameras: see :func:`stack_camera_matrices`.
+        """
+        H, W = self.image_size
+        B, N = cameras['cam2img'].shape[:2]
+        out = points[0].new_zeros(B, N, 1, H, W)
+        for b in range(B):
+            uvd = project_points(points[b][:, :3], cameras, b)  # (N, P, 3)
+            for n in range(N):
+                u, v, d = uvd[n].unbind(-1)
+                keep = (d > 1e-3) & (u >= 0) & (u < W) & (v >= 0) & (v < H)
+                out[b, n, 0, v[keep].long(), u[keep].long()] = d[keep]
+        return out
 
     def plan_for(self, cameras: Dict[str, Tensor]):
         """The BEV pool plan of these cameras; cached while the geometry is unchanged."""
@@ -156,72 +210,7 @@ class LSSViewTransform(BaseModule):
         depth, context = self.depth_and_context(img_feats, cameras, points)
         bev = bev_pool(depth, context, self.plan_for(cameras), impl=self.bev_pool_impl)
         bev = bev.flatten(1, 2)  # (B, C, nz, ny, nx) -> (B, C * nz, ny, nx)
-        self.last_depth = depth
         return self.downsample(bev)
-
-
-@MODELS.register_module()
-class DepthLSSViewTransform(LSSViewTransform):
-    """LSS whose depth net also sees the LiDAR points projected into each image.
-
-    For the teacher only (BEVFusion's depth-aware LSS): a camera-only model must not use it.
-    A sparse depth image (metres, 0 where no point lands) per view is encoded by a strided conv
-    stack to the feature resolution and concatenated with the image features.
-
-    Args:
-        depth_channels: channels of the encoded depth image.
-        **kwargs: as :class:`LSSViewTransform`.
-    """
-
-    def __init__(self, depth_channels: int = 64, **kwargs) -> None:
-        self.depth_channels = depth_channels
-        super().__init__(**kwargs)
-        stride = self.image_size[0] // self.feature_size[0]
-        if stride not in (4, 8, 16):
-            raise ValueError(f'image/feature stride {stride} must be 4, 8 or 16')
-        layers = [nn.Conv2d(1, 8, 1), nn.BatchNorm2d(8), nn.ReLU(True)]
-        channels = 8
-        while stride > 1:
-            step = 4 if stride >= 4 and channels == 8 else 2
-            out = depth_channels if stride == step else 32
-            layers += [nn.Conv2d(channels, out, 5, stride=step, padding=2), nn.BatchNorm2d(out),
-                       nn.ReLU(True)]
-            channels, stride = out, stride // step
-        self.depth_encoder = nn.Sequential(*layers)
-
-    def _build_depthnet(self) -> nn.Module:
-        c = self.in_channels + self.depth_channels
-        return nn.Sequential(
-            nn.Conv2d(c, self.in_channels, 3, padding=1), nn.BatchNorm2d(self.in_channels),
-            nn.ReLU(True), nn.Conv2d(self.in_channels, self.num_depth_bins + self.out_channels, 1))
-
-    def depth_image(self, points: List[Tensor], cameras: Dict[str, Tensor]) -> Tensor:
-        """Sparse depth images ``(B, N, 1, H, W)`` (metres, 0 = no point) of the points.
-
-        Args:
-            points: per sample ``(P, >=3)`` augmented LiDAR points, metres.
-            cameras: see :func:`stack_camera_matrices`.
-        """
-        H, W = self.image_size
-        B, N = cameras['cam2img'].shape[:2]
-        out = points[0].new_zeros(B, N, 1, H, W)
-        for b in range(B):
-            uvd = project_points(points[b][:, :3], cameras, b)  # (N, P, 3)
-            for n in range(N):
-                u, v, d = uvd[n].unbind(-1)
-                keep = (d > 1e-3) & (u >= 0) & (u < W) & (v >= 0) & (v < H)
-                out[b, n, 0, v[keep].long(), u[keep].long()] = d[keep]
-        return out
-
-    def depth_and_context(self, img_feats, cameras, points=None):
-        if points is None:
-            raise ValueError('DepthLSSViewTransform needs the LiDAR points')
-        B, N, _, h, w = img_feats.shape
-        depth_feats = self.depth_encoder(self.depth_image(points, cameras).flatten(0, 1))
-        logits = self.depthnet(torch.cat((img_feats.flatten(0, 1), depth_feats), dim=1))
-        depth = logits[:, :self.num_depth_bins].softmax(dim=1)
-        context = logits[:, self.num_depth_bins:]
-        return depth.view(B, N, -1, h, w), context.reshape(B, N, -1, h, w)
 
 
 def project_points(points: Tensor, cameras: Dict[str, Tensor], sample: int) -> Tensor:

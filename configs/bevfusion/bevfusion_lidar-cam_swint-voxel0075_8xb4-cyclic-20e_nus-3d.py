@@ -1,0 +1,131 @@
+# The SimDistill teacher at the paper's size: BEVFusion with a Swin-T camera branch
+# (depth-aware LSS, 80 channels, 0.3 m pooling, x2 downsample) and 0.075 m voxels through a
+# sparse encoder, ConvFuser(80 + 256 -> 256), SECOND + SECONDFPN, CenterHead (as released).
+_base_ = [
+    '../_base_/datasets/nus-3d.py', '../_base_/schedules/cyclic-20e.py',
+    '../_base_/default_runtime.py'
+]
+point_cloud_range = {{_base_.point_cloud_range}}
+post_center_range = {{_base_.post_center_range}}
+voxel_size = {{_base_.voxel_size}}
+grid_size = {{_base_.grid_size}}
+norm_2d = dict(type='BN', eps=1e-3, momentum=0.01)
+
+model = dict(
+    type='BEVFusion',
+    data_preprocessor=dict(
+        type='Det3DDataPreprocessor',
+        mean={{_base_.img_mean}},
+        std={{_base_.img_std}},
+        bgr_to_rgb=True,
+        pad_size_divisor=32,
+        voxel=True,
+        voxel_type='hard',
+        voxel_layer=dict(
+            max_num_points=10,
+            point_cloud_range=point_cloud_range,
+            voxel_size=voxel_size,
+            max_voxels=(120000, 160000))),
+    img_backbone=dict(
+        type='mmdet.SwinTransformer',
+        embed_dims=96,
+        depths=[2, 2, 6, 2],
+        num_heads=[3, 6, 12, 24],
+        window_size=7,
+        mlp_ratio=4,
+        qkv_bias=True,
+        qk_scale=None,
+        drop_rate=0.0,
+        attn_drop_rate=0.0,
+        drop_path_rate=0.2,
+        patch_norm=True,
+        out_indices=[1, 2, 3],
+        with_cp=False,
+        convert_weights=True,
+        init_cfg=dict(
+            type='Pretrained',
+            checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
+            'swin_tiny_patch4_window7_224.pth')),
+    img_neck=dict(type='mmdet.FPN', in_channels=[192, 384, 768], out_channels=256, num_outs=3),
+    img_neck_out_index=0,  # stride 8
+    view_transform=dict(
+        type='LSSViewTransform',
+        in_channels=256,
+        out_channels=80,
+        lidar_depth_channels=64,
+        image_size={{_base_.image_size}},
+        feature_size={{_base_.feature_size}},
+        xbound={{_base_.camera_bev.xbound}},
+        ybound={{_base_.camera_bev.ybound}},
+        zbound={{_base_.camera_bev.zbound}},
+        dbound={{_base_.camera_bev.dbound}},
+        downsample={{_base_.camera_bev.downsample}}),
+    pts_voxel_encoder=dict(type='HardSimpleVFE', num_features=5),
+    pts_middle_encoder=dict(
+        type='SparseEncoder',
+        in_channels=5,
+        sparse_shape={{_base_.sparse_shape}},
+        order=('conv', 'norm', 'act'),
+        norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01),
+        encoder_channels=((16, 16, 32), (32, 32, 64), (64, 64, 128), (128, 128)),
+        encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, [1, 1, 0]), (0, 0)),
+        block_type='basicblock'),
+    fusion_layer=dict(type='ConvFuser', in_channels=[80, 256], out_channels=256),
+    pts_backbone=dict(
+        type='SECOND',
+        in_channels=256,
+        out_channels=[128, 256],
+        layer_nums=[5, 5],
+        layer_strides=[1, 2],
+        norm_cfg=norm_2d,
+        conv_cfg=dict(type='Conv2d', bias=False)),
+    pts_neck=dict(
+        type='SECONDFPN',
+        in_channels=[128, 256],
+        out_channels=[256, 256],
+        upsample_strides=[1, 2],
+        norm_cfg=norm_2d,
+        upsample_cfg=dict(type='deconv', bias=False),
+        use_conv_for_no_stride=True),
+    bbox_head=dict(
+        type='CenterHead',
+        in_channels=512,
+        tasks={{_base_.tasks}},
+        common_heads=dict(reg=(2, 2), height=(1, 2), dim=(3, 2), rot=(2, 2), vel=(2, 2)),
+        share_conv_channel=64,
+        bbox_coder=dict(
+            type='CenterPointBBoxCoder',
+            pc_range={{_base_.pc_range_xy}},
+            post_center_range=post_center_range,
+            max_num=500,
+            score_threshold=0.1,
+            out_size_factor={{_base_.out_size_factor}},
+            voxel_size={{_base_.voxel_size_xy}},
+            code_size=9),
+        separate_head=dict(type='SeparateHead', init_bias=-2.19, final_kernel=3),
+        loss_cls=dict(type='mmdet.GaussianFocalLoss', reduction='mean'),
+        loss_bbox=dict(type='mmdet.L1Loss', reduction='mean', loss_weight=0.25),
+        norm_bbox=True,
+        train_cfg=dict(
+            grid_size=grid_size,
+            voxel_size=voxel_size,
+            out_size_factor={{_base_.out_size_factor}},
+            dense_reg=1,
+            gaussian_overlap=0.1,
+            max_objs=500,
+            min_radius=2,
+            code_weights=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2],
+            point_cloud_range=point_cloud_range),
+        test_cfg=dict(
+            post_center_limit_range=post_center_range,
+            max_per_img=500,
+            max_pool_nms=False,
+            min_radius=[4, 12, 10, 1, 0.85, 0.175],
+            score_threshold=0.1,
+            out_size_factor={{_base_.out_size_factor}},
+            voxel_size={{_base_.voxel_size_xy}},
+            pre_max_size=1000,
+            post_max_size=83,
+            nms_type='rotate',
+            nms_thr=0.2,
+            pc_range={{_base_.pc_range_xy}})))
