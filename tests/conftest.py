@@ -16,8 +16,22 @@ def synthetic_nuscenes_root(tmp_path_factory) -> Path:
     settings are in ``<root>/synthetic_nuscenes.json``."""
     from simdistill.datasets.synthetic_nuscenes import (SyntheticNuScenesConfig,
                                                         generate_synthetic_nuscenes)
-    root = tmp_path_factory.mktemp('synthetic_nuscenes') / 'nuscenes'
+    # .../data/nuscenes: the layout mmdet3d's converter needs (see nuscenes_infos below).
+    root = tmp_path_factory.mktemp('synthetic_nuscenes') / 'data' / 'nuscenes'
     config = SyntheticNuScenesConfig(
         samples_per_scene=4, image_scale=0.2, seed=0, sweeps_per_sample=2)
     generate_synthetic_nuscenes(root, config, progress=False)
     return root
+
+
+@pytest.fixture(scope='session')
+def nuscenes_infos(synthetic_nuscenes_root) -> dict:
+    """mmdet3d info pkls of the synthetic data, made by mmdet3d's own converter (once).
+
+    Returns:
+        dict: ``train``/``val`` -> pkl path, and ``root`` -> the dataroot (with a trailing /).
+    """
+    from simdistill.utils.nuscenes_infos import create_nuscenes_infos
+    infos = create_nuscenes_infos(str(synthetic_nuscenes_root), 'v1.0-mini', max_sweeps=2,
+                                  verbose=False)
+    return dict(infos, root=str(synthetic_nuscenes_root) + '/')

@@ -17,3 +17,4 @@ load_from = None
 resume = False
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Det3DLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+custom_hooks = [dict(type='FlushDenormalHook')]
