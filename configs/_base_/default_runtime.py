@@ -18,3 +18,5 @@ resume = False
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Det3DLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 custom_hooks = [dict(type='FlushDenormalHook')]
+# mmdet's FPN builds an output conv for every level and the LSS uses one of them.
+model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)
