@@ -679,3 +679,23 @@ def test_meta_keys_extend_pack_defaults():
 def test_registered(name):
     assert TRANSFORMS.get(name) is not None
     assert TRANSFORMS.get(name).__module__.startswith('simdistill.datasets.transforms')
+
+
+def test_bev_augmentations_without_points_move_boxes_like_the_matrix():
+    """Camera-only pipelines load no points: boxes and lidar_aug_matrix still move alike."""
+    from mmdet3d.structures import LiDARInstance3DBoxes
+    from simdistill.datasets.transforms import BEVGlobalRotScaleTrans, BEVRandomFlip3D
+    boxes = LiDARInstance3DBoxes(
+        torch.tensor([[10.0, 5.0, -1.0, 4.0, 2.0, 1.5, 0.3], [-3.0, 8.0, -1.2, 1.0, 1.0, 1.8,
+                                                                -1.0]]))
+    results = dict(gt_bboxes_3d=boxes.clone())
+    np.random.seed(3)
+    results = BEVGlobalRotScaleTrans(rot_range=[0.2, 0.2], scale_ratio_range=[1.1, 1.1],
+                                     translation_std=[0.5, 0.5, 0.0]).transform(results)
+    results = BEVRandomFlip3D(flip_ratio_bev_horizontal=1.0).transform(results)
+    assert 'points' not in results
+    aug = np.asarray(results['lidar_aug_matrix'], dtype=np.float64)
+    raw = boxes.gravity_center.numpy().astype(np.float64)
+    moved = raw @ aug[:3, :3].T + aug[:3, 3]
+    np.testing.assert_allclose(results['gt_bboxes_3d'].gravity_center.numpy(), moved,
+                               atol=1e-4)

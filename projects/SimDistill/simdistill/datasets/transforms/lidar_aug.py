@@ -1,9 +1,14 @@
-"""Global LiDAR/BEV augmentations that also record ``lidar_aug_matrix`` and fix ``lidar2img``."""
-from typing import Any
+"""Global LiDAR/BEV augmentations that also record ``lidar_aug_matrix`` and fix ``lidar2img``.
+
+They work without points too (a camera-only pipeline): the boxes and the matrices move alike.
+"""
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 import numpy as np
 from mmdet3d.datasets.transforms import GlobalRotScaleTrans, RandomFlip3D
 from mmdet3d.registry import TRANSFORMS
+from mmdet3d.structures import LiDARPoints
 
 from .geometry import apply_lidar_aug
 
@@ -22,6 +27,20 @@ def _to_numpy(value: Any) -> np.ndarray:
     return np.asarray(value, dtype=np.float64)
 
 
+@contextmanager
+def points_optional(input_dict: dict) -> Iterator[dict]:
+    """Lends mmdet3d's augmentations, which always move ``points``, an empty point cloud when
+    the pipeline loads none (camera-only models), and takes it back afterwards."""
+    borrowed = 'points' not in input_dict
+    if borrowed:
+        input_dict['points'] = LiDARPoints(np.zeros((0, 3), dtype=np.float32), points_dim=3)
+    try:
+        yield input_dict
+    finally:
+        if borrowed:
+            input_dict.pop('points', None)
+
+
 @TRANSFORMS.register_module()
 class BEVGlobalRotScaleTrans(GlobalRotScaleTrans):
     """mmdet3d's ``GlobalRotScaleTrans`` that records what it did to the LiDAR frame.
@@ -34,7 +53,7 @@ class BEVGlobalRotScaleTrans(GlobalRotScaleTrans):
     ``lidar_aug_matrix`` and ``lidar2img`` becomes ``lidar2img @ inv(A)``, so augmented points
     still project onto their pixels. Without images only ``lidar_aug_matrix`` is recorded.
 
-    Required keys: ``points``; optional ``gt_bboxes_3d``, ``img``/``cam2img``/``lidar2cam``.
+    Required keys: none; optional ``points``, ``gt_bboxes_3d``, ``img``/``cam2img``/``lidar2cam``.
     Added/modified keys: those of the parent (``points``, ``gt_bboxes_3d``, ``pcd_rotation``,
     ``pcd_rotation_angle``, ``pcd_scale_factor``, ``pcd_trans``, ``transformation_3d_flow``)
     plus ``lidar_aug_matrix`` and ``lidar2img``.
@@ -58,7 +77,8 @@ class BEVGlobalRotScaleTrans(GlobalRotScaleTrans):
         Returns:
             dict: the updated results.
         """
-        input_dict = super().transform(input_dict)
+        with points_optional(input_dict):
+            input_dict = super().transform(input_dict)
         rot = _to_numpy(input_dict['pcd_rotation']).T
         scale = float(input_dict['pcd_scale_factor'])
         trans = _to_numpy(input_dict['pcd_trans']).reshape(3)
@@ -121,7 +141,8 @@ class BEVRandomFlip3D(RandomFlip3D):
         for direction, flag_key, tag in (('horizontal', 'pcd_horizontal_flip', 'HF'),
                                          ('vertical', 'pcd_vertical_flip', 'VF')):
             if input_dict[flag_key]:
-                self.random_flip_data_3d(input_dict, direction)
+                with points_optional(input_dict):
+                    self.random_flip_data_3d(input_dict, direction)
                 flow.append(tag)
                 aug = _FLIP_MATRICES[direction] @ aug
         apply_lidar_aug(input_dict, aug)
