@@ -85,10 +85,9 @@ camera_test_pipeline = [
 train_dataloader = dict(
     batch_size=4,
     num_workers=4,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(
-        type='CBGSDataset',
+        _delete_=True,
+        type='CBGSDataset',  # class-balanced resampling
         dataset=dict(
             type={{_base_.dataset_type}},
             data_root={{_base_.data_root}},
@@ -102,27 +101,5 @@ train_dataloader = dict(
             box_type_3d='LiDAR',
             backend_args={{_base_.backend_args}})))
 val_dataloader = dict(
-    batch_size=1,
-    num_workers=4,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        type={{_base_.dataset_type}},
-        data_root={{_base_.data_root}},
-        ann_file='nuscenes_infos_val.pkl',
-        pipeline=test_pipeline,
-        metainfo=metainfo,
-        modality=dict(use_lidar=True, use_camera=True),
-        data_prefix={{_base_.data_prefix}},
-        test_mode=True,
-        box_type_3d='LiDAR',
-        backend_args={{_base_.backend_args}}))
+    num_workers=4, dataset=dict(pipeline=test_pipeline, metainfo=metainfo))
 test_dataloader = val_dataloader
-val_evaluator = dict(
-    type='NuScenesMetric',
-    data_root={{_base_.data_root}},
-    ann_file={{_base_.data_root}} + 'nuscenes_infos_val.pkl',
-    metric='bbox',
-    backend_args={{_base_.backend_args}})
-test_evaluator = val_evaluator

@@ -30,3 +30,37 @@ tasks = [
     dict(num_class=2, class_names=['motorcycle', 'bicycle']),
     dict(num_class=2, class_names=['pedestrian', 'traffic_cone']),
 ]
+
+# Datasets, loaders and the metric; each setting (nus-3d.py, nus-mini-3d-small.py) adds its
+# pipelines and release version.
+train_dataset = dict(
+    type=dataset_type,
+    data_root=data_root,
+    ann_file='nuscenes_infos_train.pkl',
+    modality=dict(use_lidar=True, use_camera=True),
+    data_prefix=data_prefix,
+    test_mode=False,
+    use_valid_flag=True,
+    box_type_3d='LiDAR',
+    backend_args=backend_args)
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=train_dataset)
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(train_dataset, ann_file='nuscenes_infos_val.pkl', test_mode=True))
+test_dataloader = val_dataloader
+val_evaluator = dict(
+    type='NuScenesMetric',
+    data_root=data_root,
+    ann_file=data_root + 'nuscenes_infos_val.pkl',
+    metric='bbox',
+    backend_args=backend_args)
+test_evaluator = val_evaluator
