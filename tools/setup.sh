@@ -108,6 +108,10 @@ if ! importable 'import simdistill, os; assert os.path.dirname(simdistill.__file
   say 'installing the simdistill plugin (editable)'
   pip_install --no-deps --no-build-isolation -e "$ROOT"
 fi
+# 8. the BEV pool kernels: compiled once into ~/.cache/simdistill/ops (only loaded later); the
+#    plugin still imports, and falls back to PyTorch, if this fails.
+"$PY" -c 'from simdistill.ops.bev_pool import build; print("[setup] BEV pool op:", build(verbose=False))' \
+  || say 'BEV pool op did not build: the pure-PyTorch implementation will be used'
 "$PY" - <<'PY'
 import os
 import mmcv, mmdet, mmdet3d, mmengine, torch

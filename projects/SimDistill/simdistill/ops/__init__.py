@@ -1,0 +1,9 @@
+"""Custom operators of SimDistill (built lazily on first use; importing compiles nothing).
+
+``simdistill.ops.bev_pool`` is the BEV pool package; its function of the same name is
+``simdistill.ops.bev_pool.bev_pool`` (not re-exported here, so the package name stays usable).
+"""
+from . import bev_pool
+from .bev_pool import BEVGrid, BEVPoolPlan, BEVPoolPlanCache, build_plan, lss_bev_pool
+
+__all__ = ['BEVGrid', 'BEVPoolPlan', 'BEVPoolPlanCache', 'bev_pool', 'build_plan', 'lss_bev_pool']
