@@ -75,7 +75,8 @@ def save_sample_figure(path: str, images: Sequence[np.ndarray], lidar2img: np.nd
                        gt_corners: np.ndarray, pred_corners: np.ndarray,
                        pred_scores: np.ndarray, extent: float, title: str,
                        score_thr: float = 0.3) -> None:
-    """One PNG: the six cameras with predicted boxes (red) beside a BEV plot.
+    """One PNG: the six cameras with predicted boxes (red) beside a BEV plot (the BEV plot
+    alone when there are no images).
 
     Args:
         path: output PNG path.
@@ -85,14 +86,17 @@ def save_sample_figure(path: str, images: Sequence[np.ndarray], lidar2img: np.nd
         points, gt_corners, pred_corners, pred_scores, extent: see :func:`plot_bev`.
         title: figure title.
     """
-    fig = plt.figure(figsize=(16, 6.5))
-    grid = fig.add_gridspec(2, 5, width_ratios=[1, 1, 1, 0.05, 1.6])
     keep = pred_scores >= score_thr
-    for n, image in enumerate(images[:6]):
-        ax = fig.add_subplot(grid[n // 3, n % 3])
-        draw_boxes_on_image(ax, image, pred_corners[keep], lidar2img[n], 'tab:red',
-                            camera_names[n])
-    ax = fig.add_subplot(grid[:, 4])
+    if len(images):
+        fig = plt.figure(figsize=(16, 6.5))
+        grid = fig.add_gridspec(2, 5, width_ratios=[1, 1, 1, 0.05, 1.6])
+        for n, image in enumerate(images[:6]):
+            ax = fig.add_subplot(grid[n // 3, n % 3])
+            draw_boxes_on_image(ax, image, pred_corners[keep], lidar2img[n], 'tab:red',
+                                camera_names[n])
+        ax = fig.add_subplot(grid[:, 4])
+    else:  # a LiDAR-only model: the BEV plot alone
+        fig, ax = plt.subplots(figsize=(7, 7))
     plot_bev(ax, points, gt_corners, pred_corners, pred_scores, extent, score_thr)
     ax.set_title('BEV: ground truth (green), predictions (red)', fontsize=9)
     fig.suptitle(title, fontsize=10)
