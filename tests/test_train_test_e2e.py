@@ -1,7 +1,6 @@
 """End to end on the synthetic data: tools/train.py trains the CPU teacher for an epoch and
 evaluates it with NuScenesMetric; the saved checkpoint loads (weights_only) into tools/test.py
 and into `mim test mmdet3d`."""
-import os
 import os.path as osp
 import shutil
 import subprocess

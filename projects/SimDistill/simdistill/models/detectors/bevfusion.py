@@ -3,9 +3,8 @@
 One class covers the three models SimDistill needs: the LiDAR + camera teacher, the LiDAR-only
 model and the camera-only baseline (BEVFusion-C); a branch is absent when its config is.
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
-import torch
 from mmdet3d.models import Base3DDetector
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
@@ -79,7 +78,8 @@ class BEVFusion(Base3DDetector):
     def extract_img_feat(self, imgs: Tensor) -> Tensor:
         """Multi-view images ``(B, N, 3, H, W)`` -> features ``(B, N, C, h, w)``."""
         if imgs.dim() != 5:
-            raise ValueError(f'expected multi-view images (B, N, 3, H, W), got {tuple(imgs.shape)}')
+            raise ValueError(
+                f'expected multi-view images (B, N, 3, H, W), got {tuple(imgs.shape)}')
         B, N = imgs.shape[:2]
         feats = self.img_backbone(imgs.flatten(0, 1))
         if self.img_neck is not None:
@@ -92,8 +92,8 @@ class BEVFusion(Base3DDetector):
         """Camera BEV ``(B, C, ny, nx)`` from the images (and points, for a depth-aware LSS)."""
         imgs = batch_inputs_dict.get('imgs')
         if imgs is None:
-            raise KeyError('the camera branch needs inputs["imgs"]; is LoadMultiViewImageFromFiles '
-                           'in the pipeline and "img" in Pack3DDetInputs keys?')
+            raise KeyError('the camera branch needs inputs["imgs"]: is a multi-view image loader '
+                           'in the pipeline and "img" in the Pack3DDetInputs keys?')
         cameras = stack_camera_matrices(batch_input_metas, imgs.device)
         view_transform = view_transform or self.view_transform
         return view_transform(self.extract_img_feat(imgs), cameras,

@@ -13,7 +13,8 @@ from .frustum import frustum_to_lidar, grid_shape, make_frustum
 CAMERA_KEYS = ('cam2img', 'lidar2cam', 'img_aug_matrix', 'lidar_aug_matrix')
 
 
-def stack_camera_matrices(batch_input_metas: List[dict], device: torch.device) -> Dict[str, Tensor]:
+def stack_camera_matrices(batch_input_metas: List[dict],
+                          device: torch.device) -> Dict[str, Tensor]:
     """Stacks the per-sample camera matrices of a batch.
 
     Args:
@@ -208,6 +209,8 @@ class LSSViewTransform(BaseModule):
         """Image features ``(B, N, C_in, h, w)`` -> BEV ``(B, C * nz, ny', nx')``."""
         self.check_input(img_feats, cameras)
         depth, context = self.depth_and_context(img_feats, cameras, points)
+        # Under autocast the softmax depth is float32 while the conv context is float16.
+        depth = depth.to(context.dtype)
         bev = bev_pool(depth, context, self.plan_for(cameras), impl=self.bev_pool_impl)
         bev = bev.flatten(1, 2)  # (B, C, nz, ny, nx) -> (B, C * nz, ny, nx)
         return self.downsample(bev)
