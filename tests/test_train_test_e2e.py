@@ -76,3 +76,23 @@ def test_mim_test_runs_the_plugin_config(trained_teacher, nuscenes_infos):
         osp.join(trained_teacher, 'mim_test'), '--cfg-options', *data_options(nuscenes_infos)
     ])
     assert 'NDS:' in out
+
+
+def test_visualize_draws_cameras_and_bev(trained_teacher, nuscenes_infos, tmp_path):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, TEACHER))
+    cfg.merge_from_dict(
+        dict(option.split('=', 1) for option in data_options(nuscenes_infos)
+             if 'test_dataloader.dataset.data_root' in option))
+    config = str(tmp_path / 'teacher.py')
+    cfg.dump(config)
+    out_dir = tmp_path / 'pictures'
+    run([
+        sys.executable, 'tools/visualize.py', config,
+        osp.join(trained_teacher, 'epoch_1.pth'), '--out-dir', str(out_dir), '--num-samples', '2'
+    ])
+    pngs = sorted(out_dir.glob('*.png'))
+    assert len(pngs) == 2
+    from PIL import Image
+    with Image.open(pngs[0]) as image:
+        assert image.size[0] > 1000  # six cameras beside the BEV plot
