@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 STAGES=${STAGES:-data,train,test,visualize}
-DATA_ROOT=${DATA_ROOT:-data/nuscenes}
+DATA_ROOT=data/nuscenes  # the data_root of every config
 VERSION=${VERSION:-v1.0-mini}
 WORK=${WORK_DIR:-work_dirs}
 CONFIGS=${CONFIGS:-"configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py
@@ -49,7 +49,7 @@ for config in $CONFIGS; do
     say "$name: evaluating $(cat "$dir/last_checkpoint")"
     python3 tools/test.py "$config" "$(cat "$dir/last_checkpoint")" --work-dir "$dir/test" \
       > "$dir/test.log" 2>&1 || { tail -30 "$dir/test.log"; exit 1; }
-    grep -E '^(mAP|NDS|mATE|mASE|mAOE|mAVE|mAAE):' "$dir/test.log" | tail -7
+    tr '\r' '\n' < "$dir/test.log" | grep -E '^(mAP|NDS|mATE|mASE|mAOE|mAVE|mAAE):' | tail -7
   fi
   if has_stage visualize; then
     python3 tools/visualize.py "$config" "$(cat "$dir/last_checkpoint")" \
