@@ -4,14 +4,15 @@ Shapes are derived from the configs alone, so a mismatch fails before any weight
 """
 from typing import Optional, Tuple
 
+from ...ops.bev_pool import BEVGrid
+
 Shape = Tuple[int, int]
 
 
 def camera_bev_shape(cfg: dict) -> Shape:
     """``(ny, nx)`` of a view transform's output: pooling grid / ``downsample``."""
     ds = cfg.get('downsample', 1)
-    nx = round((cfg['xbound'][1] - cfg['xbound'][0]) / cfg['xbound'][2])
-    ny = round((cfg['ybound'][1] - cfg['ybound'][0]) / cfg['ybound'][2])
+    _, ny, nx = BEVGrid(cfg['xbound'], cfg['ybound'], cfg['zbound']).shape
     return ny // ds, nx // ds
 
 

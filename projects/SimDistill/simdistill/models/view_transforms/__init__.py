@@ -1,7 +1,7 @@
-from .frustum import frustum_to_lidar, grid_shape, make_frustum
+from .frustum import frustum_to_lidar, make_frustum
 from .lss import LSSViewTransform, project_points, stack_camera_matrices
 
 __all__ = [
-    'LSSViewTransform', 'frustum_to_lidar', 'grid_shape',
+    'LSSViewTransform', 'frustum_to_lidar',
     'make_frustum', 'project_points', 'stack_camera_matrices'
 ]

@@ -8,7 +8,7 @@ Conventions (BEVFusion's, kept by :mod:`simdistill.datasets.transforms`):
   rotation/scale/flip in ``[:2, :2]``, translation (pixels) in ``[:2, 3]``, depth untouched.
 * ``lidar_aug_matrix`` ``(B, 4, 4)``: raw LiDAR -> augmented LiDAR coordinates.
 """
-from typing import Sequence, Tuple
+from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -64,9 +64,3 @@ def frustum_to_lidar(frustum: Tensor, cam2img: Tensor, lidar2cam: Tensor,
     pts = torch.einsum('bij,bnpj->bnpi', lidar_aug_matrix[:, :3, :3], pts)
     pts = pts + lidar_aug_matrix[:, None, None, :3, 3]
     return pts.view(B, N, *frustum.shape[:3], 3)
-
-
-def grid_shape(xbound: Sequence[float], ybound: Sequence[float],
-               zbound: Sequence[float]) -> Tuple[int, int, int]:
-    """Cells ``(nz, ny, nx)`` of a BEV grid given ``(lower, upper, cell size)`` per axis."""
-    return tuple(int(round((b[1] - b[0]) / b[2])) for b in (zbound, ybound, xbound))

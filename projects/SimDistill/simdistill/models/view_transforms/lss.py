@@ -8,7 +8,7 @@ from mmengine.model import BaseModule
 from torch import Tensor, nn
 
 from ...ops.bev_pool import BEVGrid, BEVPoolPlanCache, bev_pool, build_plan
-from .frustum import frustum_to_lidar, grid_shape, make_frustum
+from .frustum import frustum_to_lidar, make_frustum
 
 CAMERA_KEYS = ('cam2img', 'lidar2cam', 'img_aug_matrix', 'lidar_aug_matrix')
 
@@ -97,7 +97,7 @@ class LSSViewTransform(BaseModule):
         self.image_size = tuple(image_size)
         self.feature_size = tuple(feature_size)
         self.grid = BEVGrid(xbound=tuple(xbound), ybound=tuple(ybound), zbound=tuple(zbound))
-        self.nz, self.ny, self.nx = grid_shape(xbound, ybound, zbound)
+        self.nz, self.ny, self.nx = self.grid.shape
         self.bev_pool_impl = bev_pool_impl
         self.register_buffer(
             'frustum', make_frustum(image_size, feature_size, dbound), persistent=False)
