@@ -14,7 +14,7 @@ from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
 from mmengine.structures import InstanceData
 from torch import nn
 
-from simdistill.models.dense_heads import (BEVGrid, TransFusionBoxCoder, TransFusionHead,
+from simdistill.models.dense_heads import (HeadGrid, TransFusionBoxCoder, TransFusionHead,
                                            gaussian_heatmap_targets, topk_peaks)
 from simdistill.models.dense_heads.bbox_coder import CODE_FIELDS
 
@@ -144,7 +144,7 @@ def test_per_class_nms_kernel():
 
 
 def test_heatmap_targets_rows_are_y():
-    grid = BEVGrid.from_cfg(GRID)
+    grid = HeadGrid.from_cfg(GRID)
     boxes = LiDARInstance3DBoxes(torch.tensor(GT_BOXES), box_dim=9)
     gravity = torch.cat([boxes.gravity_center, boxes.tensor[:, 3:]], dim=1)
     heatmap = gaussian_heatmap_targets(gravity, torch.tensor(GT_LABELS), grid, NUM_CLASSES)
@@ -410,7 +410,7 @@ def test_train_and_test_grids_must_agree():
     with pytest.raises(ValueError, match='different BEV grids'):
         make_head(test_cfg=dict(GRID, out_size_factor=4))
     with pytest.raises(ValueError, match='grid_size'):
-        BEVGrid.from_cfg(dict(GRID, grid_size=[200, 192, 40]))
+        HeadGrid.from_cfg(dict(GRID, grid_size=[200, 192, 40]))
 
 
 def test_centerhead_style_partial_test_cfg():
@@ -420,7 +420,7 @@ def test_centerhead_style_partial_test_cfg():
         pc_range=[-16.0, -12.0],
         nms_type='rotate',
         score_threshold=0.1)
-    assert make_head(test_cfg=partial).grid == BEVGrid.from_cfg(GRID)
+    assert make_head(test_cfg=partial).grid == HeadGrid.from_cfg(GRID)
     with pytest.raises(ValueError, match='test_cfg.*range starts at'):
         make_head(test_cfg=dict(partial, pc_range=[-16.0, -16.0]))
     with pytest.raises(ValueError, match='test_cfg.*cells'):

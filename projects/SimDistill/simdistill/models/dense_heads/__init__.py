@@ -1,6 +1,6 @@
 """TransFusion-style detection head and its task utilities (registered on import)."""
 from .bbox_coder import TransFusionBoxCoder
-from .bev_grid import BEVGrid
+from .bev_grid import HeadGrid
 from .heatmap_targets import gaussian_heatmap_targets
 from .match_costs import BEVCenterL1Cost, BoxIoU3DCost
 from .positional_encoding import LearnedBEVPositionalEncoding
@@ -8,7 +8,7 @@ from .proposals import heatmap_peaks, topk_peaks
 from .transfusion_head import TransFusionHead, gravity_to_boxes
 
 __all__ = [
-    'BEVCenterL1Cost', 'BEVGrid', 'BoxIoU3DCost', 'LearnedBEVPositionalEncoding',
+    'BEVCenterL1Cost', 'BoxIoU3DCost', 'HeadGrid', 'LearnedBEVPositionalEncoding',
     'TransFusionBoxCoder', 'TransFusionHead', 'gaussian_heatmap_targets', 'gravity_to_boxes',
     'heatmap_peaks', 'topk_peaks'
 ]

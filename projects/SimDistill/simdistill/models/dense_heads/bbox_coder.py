@@ -6,7 +6,7 @@ from mmdet.models.task_modules.coders.base_bbox_coder import BaseBBoxCoder
 from mmdet3d.registry import TASK_UTILS
 from torch import Tensor
 
-from .bev_grid import BEVGrid
+from .bev_grid import HeadGrid
 
 # (name, width) of the code's fields, in order; the head predicts one tensor per field.
 CODE_FIELDS = (('center', 2), ('height', 1), ('dim', 3), ('rot', 2), ('vel', 2))
@@ -52,7 +52,7 @@ class TransFusionBoxCoder(BaseBBoxCoder):
             out_size_factor=out_size_factor)
         if grid_size is not None:
             cfg['grid_size'] = grid_size
-        self.grid = BEVGrid.from_cfg(cfg)
+        self.grid = HeadGrid.from_cfg(cfg)
 
     def encode(self, bboxes: Tensor, query_pos: Tensor) -> Tensor:
         """Encodes gravity-centre boxes for the queries that regress them.

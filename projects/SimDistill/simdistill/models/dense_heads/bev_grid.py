@@ -13,7 +13,7 @@ from torch import Tensor
 
 
 @dataclass(frozen=True)
-class BEVGrid:
+class HeadGrid:
     """A regular BEV grid.
 
     Attributes:
@@ -32,7 +32,7 @@ class BEVGrid:
     ny: int
 
     @classmethod
-    def from_cfg(cls, cfg: Mapping) -> 'BEVGrid':
+    def from_cfg(cls, cfg: Mapping) -> 'HeadGrid':
         """Builds the grid from a CenterHead-style ``train_cfg``/``test_cfg``.
 
         Reads ``voxel_size`` (metres, at least x and y), ``out_size_factor`` and the range as

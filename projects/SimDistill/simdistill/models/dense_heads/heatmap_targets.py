@@ -3,12 +3,12 @@ import torch
 from mmdet3d.models.utils import draw_heatmap_gaussian, gaussian_radius
 from torch import Tensor
 
-from .bev_grid import BEVGrid
+from .bev_grid import HeadGrid
 
 
 def gaussian_heatmap_targets(gt_bboxes: Tensor,
                              gt_labels: Tensor,
-                             grid: BEVGrid,
+                             grid: HeadGrid,
                              num_classes: int,
                              gaussian_overlap: float = 0.1,
                              min_radius: int = 2) -> Tensor:
@@ -21,7 +21,7 @@ def gaussian_heatmap_targets(gt_bboxes: Tensor,
     Args:
         gt_bboxes (Tensor): ``(N, >=5)`` boxes ``(x, y, z, dx, dy, ...)``, metres.
         gt_labels (Tensor): ``(N,)`` class indices in ``[0, num_classes)``.
-        grid (BEVGrid): the map's grid.
+        grid (HeadGrid): the map's grid.
         num_classes (int): ``K``.
         gaussian_overlap (float): ``min_overlap`` of ``gaussian_radius``.
         min_radius (int): smallest radius, cells.

@@ -14,7 +14,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from .bbox_coder import CODE_FIELDS, CODE_SIZE, TransFusionBoxCoder
-from .bev_grid import BEVGrid
+from .bev_grid import HeadGrid
 from .heatmap_targets import gaussian_heatmap_targets
 from .positional_encoding import LearnedBEVPositionalEncoding
 from .proposals import topk_peaks
@@ -219,7 +219,7 @@ class TransFusionHead(BaseModule):
     # construction
     # ----------------------------------------------------------------------------------------
     @staticmethod
-    def _grid_from_cfgs(train_cfg: Optional[dict], test_cfg: Optional[dict]) -> BEVGrid:
+    def _grid_from_cfgs(train_cfg: Optional[dict], test_cfg: Optional[dict]) -> HeadGrid:
         cfgs = {
             name: cfg
             for name, cfg in (('train_cfg', train_cfg), ('test_cfg', test_cfg)) if cfg is not None
@@ -227,7 +227,7 @@ class TransFusionHead(BaseModule):
         grids, missing = {}, {}
         for name, cfg in cfgs.items():
             try:
-                grids[name] = BEVGrid.from_cfg(cfg)
+                grids[name] = HeadGrid.from_cfg(cfg)
             except KeyError as err:  # a partial grid, e.g. a CenterHead test_cfg
                 missing[name] = err
         if not grids:

@@ -5,6 +5,7 @@ Shapes are derived from the configs alone, so a mismatch fails before any weight
 from typing import Optional, Tuple
 
 from ...ops.bev_pool import BEVGrid
+from ..dense_heads import HeadGrid
 
 Shape = Tuple[int, int]
 
@@ -33,8 +34,8 @@ def head_map_shape(cfg: dict) -> Optional[Shape]:
     train_cfg = cfg.get('train_cfg') or {}
     if 'grid_size' not in train_cfg:
         return None
-    factor = train_cfg.get('out_size_factor', 1)
-    return train_cfg['grid_size'][1] // factor, train_cfg['grid_size'][0] // factor
+    grid = HeadGrid.from_cfg(train_cfg)
+    return grid.ny, grid.nx
 
 
 def check_bev_grids(view_transform: Optional[dict], pts_middle_encoder: Optional[dict],
