@@ -35,3 +35,17 @@ def nuscenes_infos(synthetic_nuscenes_root) -> dict:
     infos = create_nuscenes_infos(str(synthetic_nuscenes_root), 'v1.0-mini', max_sweeps=2,
                                   verbose=False)
     return dict(infos, root=str(synthetic_nuscenes_root) + '/')
+
+
+@pytest.fixture(scope='session')
+def trained_teacher(nuscenes_infos, tmp_path_factory) -> str:
+    """Work dir of the CPU teacher trained for one epoch by tools/train.py on the synthetic
+    data (``epoch_1.pth``, devkit metrics in its logs)."""
+    import sys
+    from e2e_helpers import CPU_TEACHER, data_options, run
+    work_dir = str(tmp_path_factory.mktemp('teacher'))
+    run([
+        sys.executable, 'tools/train.py', CPU_TEACHER, '--work-dir', work_dir, '--cfg-options',
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1', *data_options(nuscenes_infos)
+    ])
+    return work_dir

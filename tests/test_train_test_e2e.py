@@ -8,41 +8,11 @@ import sys
 
 import pytest
 
+from e2e_helpers import CPU_TEACHER, ROOT, data_options, run
 from simdistill.utils.metric_logs import read_nuscenes_metrics
 
 pytestmark = pytest.mark.slow
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-TEACHER = 'configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py'
-
-
-def data_options(infos):
-    root = infos['root']
-    options = []
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        options.append(f'{loader}.dataset.data_root={root}')
-        options.append(f'{loader}.num_workers=0')
-        options.append(f'{loader}.persistent_workers=False')
-    for evaluator in ('val_evaluator', 'test_evaluator'):
-        options.append(f'{evaluator}.data_root={root}')
-        options.append(f'{evaluator}.ann_file={infos["val"]}')
-    return options
-
-
-def run(args, cwd=ROOT):
-    proc = subprocess.run(args, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True)
-    assert proc.returncode == 0, proc.stdout[-6000:]
-    return proc.stdout
-
-
-@pytest.fixture(scope='module')
-def trained_teacher(nuscenes_infos, tmp_path_factory):
-    work_dir = str(tmp_path_factory.mktemp('teacher'))
-    run([
-        sys.executable, 'tools/train.py', TEACHER, '--work-dir', work_dir, '--cfg-options',
-        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1', *data_options(nuscenes_infos)
-    ])
-    return work_dir
+TEACHER = CPU_TEACHER
 
 
 def test_training_saves_a_checkpoint_and_evaluates_with_the_devkit(trained_teacher):

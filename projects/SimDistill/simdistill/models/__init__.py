@@ -1,9 +1,12 @@
 """Model parts SimDistill adds to mmdet3d (registered on import)."""
 from . import dense_heads  # noqa: F401  (registers TransFusionHead)
-from .detectors import BEVFusion, check_bev_grids
+from .bev_encoders import ConvGeometryCompensation, DeformableGeometryCompensation
+from .detectors import BEVFusion, SimDistillStudent, check_bev_grids
+from .distillers import SimDistill
 from .fusers import ConvFuser
 from .view_transforms import LSSViewTransform
 
 __all__ = [
-    'BEVFusion', 'ConvFuser', 'LSSViewTransform', 'check_bev_grids'
+    'BEVFusion', 'ConvFuser', 'ConvGeometryCompensation', 'DeformableGeometryCompensation',
+    'LSSViewTransform', 'SimDistill', 'SimDistillStudent', 'check_bev_grids'
 ]

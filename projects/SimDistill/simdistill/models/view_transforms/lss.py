@@ -189,10 +189,15 @@ class LSSViewTransform(BaseModule):
         return out
 
     def plan_for(self, cameras: Dict[str, Tensor]):
-        """The BEV pool plan of these cameras; cached while the geometry is unchanged."""
-        key = tuple(cameras[k] for k in CAMERA_KEYS)
+        """The BEV pool plan of these cameras; cached while the geometry is unchanged.
+
+        The key holds the frustum and the grid too, so transforms of one geometry can share a
+        cache (a distiller's teacher and student build one plan per batch, not three).
+        """
+        matrices = tuple(cameras[k] for k in CAMERA_KEYS)
         return self.plan_cache.get(
-            key, lambda: build_plan(frustum_to_lidar(self.frustum, *key), self.grid))
+            (self.frustum, self.grid, *matrices),
+            lambda: build_plan(frustum_to_lidar(self.frustum, *matrices), self.grid))
 
     def check_input(self, img_feats: Tensor, cameras: Dict[str, Tensor]) -> None:
         if img_feats.dim() != 5 or tuple(img_feats.shape[-2:]) != self.feature_size \

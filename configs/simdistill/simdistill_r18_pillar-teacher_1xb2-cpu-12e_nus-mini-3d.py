@@ -1,0 +1,27 @@
+# SimDistill at CPU size: the CPU BEVFusion teacher (pillars + ResNet-18, CenterHead), frozen,
+# distilled into the CPU student. Training loads points + images (the teacher's inputs; the
+# student only ever receives the images); validation and test are images only.
+_base_ = ['./simdistill-student_r18_1xb2-cpu-12e_nus-mini-3d.py']
+
+teacher_config = '{{ fileDirname }}/../bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py'  # noqa
+# What tools/run_pipeline.sh trains; point it elsewhere with
+# --cfg-options model.teacher_ckpt=PATH.
+teacher_ckpt = 'work_dirs/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d/epoch_12.pth'
+student_model = {{_base_.model}}
+model = dict(
+    _delete_=True,
+    type='SimDistill',
+    student=student_model,
+    teacher=teacher_config,
+    teacher_ckpt=teacher_ckpt,
+    # simulated-LiDAR BEV (32 ch) -> the teacher's LiDAR-BEV width (64 ch), for the loss only
+    lidar_adapter=dict(type='ConvFuser', in_channels=[32], out_channels=64),
+    loss_distill_camera=dict(type='mmdet.MSELoss', loss_weight=1.0),
+    loss_distill_lidar=dict(type='mmdet.MSELoss', loss_weight=100.0),
+    loss_distill_fused=dict(type='mmdet.MSELoss', loss_weight=1.0),
+    loss_distill_heatmap=dict(
+        type='mmdet.QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=0.25),
+    loss_distill_reg=dict(type='mmdet.SmoothL1Loss', beta=1.0 / 9, loss_weight=0.25),
+    feature_masks=dict(camera=None, lidar='gt_heatmap', fused=None),
+    class_names={{_base_.class_names}})
+train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline}}))

@@ -1,0 +1,3 @@
+from .geometry_compensation import ConvGeometryCompensation, DeformableGeometryCompensation
+
+__all__ = ['ConvGeometryCompensation', 'DeformableGeometryCompensation']

@@ -1,0 +1,271 @@
+"""SimDistill: the frozen LiDAR + camera teacher distilled into the camera-only student."""
+from typing import Dict, List, Mapping, Optional, Sequence, Union
+
+import torch
+from mmdet3d.models import Base3DDetector
+from mmdet3d.registry import MODELS
+from mmdet3d.structures import Det3DDataSample
+from torch import Tensor, nn
+
+from ...ops.bev_pool import BEVPoolPlanCache
+from ..detectors.grid_check import check_bev_grids, head_map_shape
+from ..view_transforms import LSSViewTransform
+from .bev_mask import bev_grid_of_view_transform, gt_heatmap_mask
+from .prediction_distill import (head_kind, heatmap_distill_loss, regression_distill_loss,
+                                 task_class_indices, teacher_task_heatmaps)
+from .teacher import build_frozen_teacher, teacher_model_cfg
+
+FEATURE_TERMS = {  # loss name -> (student feature, teacher feature)
+    'camera': ('camera_bev', 'camera_bev'),
+    'lidar': ('sim_lidar_bev', 'lidar_bev'),
+    'fused': ('fused_bev', 'fused_bev'),
+}
+MASKS = (None, 'gt_heatmap')
+
+
+class _Hidden:
+    """Holds a module out of ``nn.Module``'s sight: not a child, so not in ``parameters()``,
+    ``state_dict()``, the optimizer, DDP or SyncBN conversion."""
+    __slots__ = ('module', )
+
+    def __init__(self, module: nn.Module) -> None:
+        self.module = module
+
+
+@MODELS.register_module()
+class SimDistill(Base3DDetector):
+    """Trains a :class:`SimDistillStudent` against a frozen BEVFusion teacher.
+
+    Every training step runs the teacher (points + images, under ``no_grad``, in ``eval()``)
+    and the student (images only) on the same batch and adds to the student's detection loss
+
+    - ``loss_distill_camera``: MSE(student camera BEV, teacher camera BEV) (intra-modal);
+    - ``loss_distill_lidar``: MSE(adapter(simulated-LiDAR BEV) x M, teacher LiDAR BEV x M),
+      M the ground-truth Gaussian heatmap on the BEV grid (cross-modal, region-aware);
+    - ``loss_distill_fused``: MSE(student fused BEV, teacher fused BEV) (multi-modal);
+    - ``loss_distill_heatmap`` / ``loss_distill_reg``: per head task, QFL between the student's
+      heatmap logits and the teacher's probabilities (sigmoid applied once), and Smooth-L1 on
+      box regressions at the real ground-truth centres (no padded slots).
+
+    Every target is detached. Where the authors' release departs from the paper, this follows
+    the paper: separate view transforms (student config), images only for the student, a
+    strictly loaded and fully frozen teacher (fuser included), sigmoid once, no padded slots.
+    The release's choices that are not flaws are options: ``feature_masks`` (which terms use M).
+
+    The teacher is not a child module: it is never saved, optimised, wrapped by DDP or touched
+    by ``init_weights``; a resumed run rebuilds it from ``teacher_ckpt``. ``predict`` runs the
+    student alone.
+
+    Args:
+        student: the student's model config (``SimDistillStudent``).
+        teacher: the teacher's model config, or the path of its config file.
+        teacher_ckpt: the trained teacher's checkpoint (loaded strictly, ``weights_only``).
+        lidar_adapter: maps the simulated-LiDAR BEV to the teacher's LiDAR-BEV width
+            (``ConvFuser([C_cam], C_lidar)``); belongs to the distiller, not the student.
+        loss_distill_camera, loss_distill_lidar, loss_distill_fused: mmdet loss configs
+            (``mmdet.MSELoss``), or None to drop the term.
+        loss_distill_heatmap: ``mmdet.QualityFocalLoss`` config, or None.
+        loss_distill_reg: ``mmdet.SmoothL1Loss`` config, or None (a CenterHead teacher only).
+        feature_masks: per feature term (``camera``, ``lidar``, ``fused``): ``'gt_heatmap'``
+            or None.
+        mask_cfg: ``gaussian_overlap`` and ``min_radius`` (cells) of the mask's Gaussians.
+        class_names: the dataset's classes in label order (a TransFusion teacher's classes).
+        data_preprocessor: defaults to the teacher's (it voxelizes the points, when a batch
+            has them).
+        share_plan: the teacher's camera LSS and the student's transforms share one BEV-pool
+            plan per batch (one plan build instead of three).
+    """
+
+    def __init__(self,
+                 student: dict,
+                 teacher: Union[str, dict],
+                 teacher_ckpt: str,
+                 lidar_adapter: Optional[dict] = None,
+                 loss_distill_camera: Optional[dict] = None,
+                 loss_distill_lidar: Optional[dict] = None,
+                 loss_distill_fused: Optional[dict] = None,
+                 loss_distill_heatmap: Optional[dict] = None,
+                 loss_distill_reg: Optional[dict] = None,
+                 feature_masks: Optional[Mapping[str, Optional[str]]] = None,
+                 mask_cfg: Optional[dict] = None,
+                 class_names: Optional[Sequence[str]] = None,
+                 data_preprocessor: Optional[dict] = None,
+                 share_plan: bool = True,
+                 init_cfg: Optional[dict] = None) -> None:
+        teacher_cfg = teacher_model_cfg(teacher)
+        super().__init__(data_preprocessor=data_preprocessor or teacher_cfg['data_preprocessor'],
+                         init_cfg=init_cfg)
+        self.check_compatible(student, teacher_cfg)
+        self.student = MODELS.build(student)
+        self._teacher = _Hidden(build_frozen_teacher(teacher_cfg, teacher_ckpt))
+        self.teacher_ckpt = teacher_ckpt
+        self.lidar_adapter = MODELS.build(lidar_adapter) if lidar_adapter else None
+        build_loss = lambda cfg: MODELS.build(cfg) if cfg else None  # noqa: E731
+        self.feature_losses = nn.ModuleDict({
+            name: build_loss(cfg) for name, cfg in (
+                ('camera', loss_distill_camera), ('lidar', loss_distill_lidar),
+                ('fused', loss_distill_fused)) if cfg
+        })
+        if 'lidar' in self.feature_losses and self.lidar_adapter is None:
+            raise ValueError('loss_distill_lidar needs lidar_adapter (simulated-LiDAR BEV -> '
+                             'the teacher LiDAR-BEV width)')
+        self.loss_heatmap = build_loss(loss_distill_heatmap)
+        self.loss_reg = build_loss(loss_distill_reg)
+        self.feature_masks = dict(camera=None, lidar='gt_heatmap', fused=None)
+        self.feature_masks.update(feature_masks or {})
+        for name, mask in self.feature_masks.items():
+            if name not in FEATURE_TERMS or mask not in MASKS:
+                raise ValueError(f'feature_masks[{name!r}]={mask!r}: terms are '
+                                 f'{list(FEATURE_TERMS)}, masks {list(MASKS)}')
+        self.mask_cfg = dict(gaussian_overlap=0.1, min_radius=2, **(mask_cfg or {}))
+        self.teacher_head = head_kind(teacher_cfg.get('bbox_head'))
+        if self.teacher_head == 'transfusion' and self.loss_reg is not None:
+            raise ValueError('loss_distill_reg needs a CenterHead teacher: a TransFusion head '
+                             'regresses boxes per query, not per cell; set it to None')
+        student_tasks = student['bbox_head']['tasks']
+        teacher_classes = (class_names if self.teacher_head == 'transfusion' else
+                           [c for t in teacher_cfg['bbox_head']['tasks'] for c in t['class_names']])
+        if teacher_classes is None:
+            raise ValueError('a TransFusion teacher needs class_names (its label order)')
+        self.task_classes = task_class_indices(student_tasks, teacher_classes)
+        self.num_classes = sum(len(t['class_names']) for t in student_tasks)
+        if share_plan:
+            self.share_plan_cache()
+
+    # ---------------------------------------------------------------------------------------
+    # the teacher
+    # ---------------------------------------------------------------------------------------
+    @property
+    def teacher(self) -> nn.Module:
+        return self._teacher.module
+
+    def train(self, mode: bool = True) -> 'SimDistill':
+        super().train(mode)
+        self.teacher.eval()  # BN statistics and dropout of the teacher never change
+        return self
+
+    def _apply(self, fn, *args, **kwargs):
+        # .to() / .cuda() / .float() must move the hidden teacher with the student.
+        super()._apply(fn, *args, **kwargs)
+        self.teacher._apply(fn, *args, **kwargs)
+        return self
+
+    def init_weights(self) -> None:
+        """Initialises the student and the adapter; the teacher keeps its checkpoint."""
+        super().init_weights()  # the teacher is not a child: nothing reaches it
+
+    def share_plan_cache(self) -> None:
+        """One BEV-pool plan cache for every LSS of teacher and student.
+
+        A plan is keyed by the frustum, the grid and the camera matrices, so transforms with
+        the same geometry reuse one plan per batch and different ones never mix.
+        """
+        transforms = [m for m in (*self.student.modules(), *self.teacher.modules())
+                      if isinstance(m, LSSViewTransform)]
+        cache = BEVPoolPlanCache(maxsize=2)
+        for transform in transforms:
+            transform.plan_cache = cache
+
+    @staticmethod
+    def check_compatible(student: dict, teacher: dict) -> None:
+        """Teacher and student must share the fused-BEV grid and the head's map grid."""
+        def grids(cfg):
+            fused = check_bev_grids(cfg.get('view_transform'), cfg.get('pts_middle_encoder'),
+                                    cfg.get('pts_backbone'), cfg.get('pts_neck'),
+                                    cfg.get('bbox_head'))
+            return fused, head_map_shape(cfg['bbox_head'])
+        (s_bev, s_head), (t_bev, t_head) = grids(student), grids(teacher)
+        if s_bev != t_bev:
+            raise ValueError(f'BEV grids do not match: the student fused BEV is {s_bev} (ny, nx) '
+                             f'but the teacher fused BEV is {t_bev}')
+        if s_head != t_head:
+            raise ValueError(f'head grids do not match: the student head maps are {s_head} '
+                             f'(ny, nx) but the teacher head maps are {t_head}')
+
+    # ---------------------------------------------------------------------------------------
+    # losses
+    # ---------------------------------------------------------------------------------------
+    @staticmethod
+    def student_inputs(batch_inputs_dict: dict) -> dict:
+        """The images alone: the student never receives points."""
+        return {'imgs': batch_inputs_dict['imgs']}
+
+    @torch.no_grad()
+    def teacher_outputs(self, batch_inputs_dict: dict, metas: List[dict]) -> dict:
+        feats = self.teacher.extract_bev_features(batch_inputs_dict, metas)
+        feats['preds'] = self.teacher.bbox_head(feats['decoder'])
+        return feats
+
+    def feature_distill_losses(self, student: dict, teacher: dict,
+                               batch_gt_instances_3d) -> Dict[str, Tensor]:
+        losses, mask = {}, None
+        for name, loss_fn in self.feature_losses.items():
+            s_key, t_key = FEATURE_TERMS[name]
+            s_feat, t_feat = student[s_key], teacher[t_key].detach()
+            if name == 'lidar':
+                s_feat = self.lidar_adapter([s_feat])
+            if s_feat.shape != t_feat.shape:
+                raise ValueError(f'loss_distill_{name}: student {s_key} {tuple(s_feat.shape)} '
+                                 f'vs teacher {t_key} {tuple(t_feat.shape)}')
+            if self.feature_masks[name] == 'gt_heatmap':
+                if mask is None:
+                    grid = bev_grid_of_view_transform(self.student.view_transform)
+                    mask = gt_heatmap_mask(batch_gt_instances_3d, grid, self.num_classes,
+                                           **self.mask_cfg).to(s_feat)
+                s_feat, t_feat = s_feat * mask, t_feat * mask
+            losses[f'loss_distill_{name}'] = loss_fn(s_feat, t_feat)
+        return losses
+
+    def prediction_distill_losses(self, s_preds, t_preds,
+                                  batch_gt_instances_3d) -> Dict[str, Tensor]:
+        losses = {}
+        if self.loss_heatmap is not None:
+            targets = teacher_task_heatmaps(t_preds, self.teacher_head, self.task_classes)
+            losses['loss_distill_heatmap'] = heatmap_distill_loss(s_preds, targets,
+                                                                  self.loss_heatmap)
+        if self.loss_reg is not None:
+            _, _, inds, masks = self.student.bbox_head.get_targets(batch_gt_instances_3d)
+            losses['loss_distill_reg'] = regression_distill_loss(s_preds, t_preds, inds, masks,
+                                                                 self.loss_reg)
+        return losses
+
+    def loss(self, batch_inputs_dict: dict, batch_data_samples: List[Det3DDataSample],
+             **kwargs) -> Dict[str, Tensor]:
+        metas = [s.metainfo for s in batch_data_samples]
+        gts = [s.gt_instances_3d for s in batch_data_samples]
+        teacher = self.teacher_outputs(batch_inputs_dict, metas)
+        student = self.student.extract_bev_features(self.student_inputs(batch_inputs_dict), metas)
+        s_preds = self.student.bbox_head(student['decoder'])
+        losses = self.feature_distill_losses(student, teacher, gts)
+        losses.update(self.prediction_distill_losses(s_preds, teacher['preds'], gts))
+        # mmdet3d's CenterHead loss applies an in-place sigmoid (clip_sigmoid) to each task's
+        # heatmap: hand it clones so the logits the QFL term read (and its backward) survive.
+        s_preds = tuple([dict(level, heatmap=level['heatmap'].clone()) for level in task]
+                        for task in s_preds)
+        losses.update(self.student.bbox_head.loss_by_feat(s_preds, gts))
+        return losses
+
+    # ---------------------------------------------------------------------------------------
+    # inference: the student alone
+    # ---------------------------------------------------------------------------------------
+    def predict(self, batch_inputs_dict: dict, batch_data_samples: List[Det3DDataSample],
+                **kwargs) -> List[Det3DDataSample]:
+        return self.student.predict(self.student_inputs(batch_inputs_dict), batch_data_samples)
+
+    def _forward(self, batch_inputs_dict: dict,
+                 batch_data_samples: Optional[List[Det3DDataSample]] = None, **kwargs):
+        return self.student._forward(self.student_inputs(batch_inputs_dict), batch_data_samples)
+
+    def extract_feat(self, batch_inputs_dict: dict, batch_input_metas: List[dict]):
+        return self.student.extract_feat(self.student_inputs(batch_inputs_dict),
+                                         batch_input_metas)
+
+
+def split_student_state(state: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    """A distiller state dict's ``student.*`` entries without the prefix."""
+    prefix = 'student.'
+    out = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    if not out:
+        raise KeyError(f'no "{prefix}*" keys: not a SimDistill checkpoint (first keys: '
+                       f'{list(state)[:5]})')
+    return out

@@ -1,0 +1,82 @@
+"""The frozen teacher: built from its own config, loaded strictly, never trained."""
+from typing import Dict, Mapping, Union
+
+from mmdet3d.registry import MODELS
+from mmengine.config import Config
+from torch import Tensor, nn
+
+from ...compat import load_checkpoint_file
+
+
+def teacher_model_cfg(config: Union[str, Mapping]) -> dict:
+    """The ``model`` dict of a teacher: a config file's, or the dict itself."""
+    if isinstance(config, str):
+        return Config.fromfile(config).model
+    return dict(config)
+
+
+def plain_state_dict(checkpoint: object, filename: str) -> Dict[str, Tensor]:
+    """The tensors of a checkpoint: its ``state_dict`` (runner checkpoints) or itself.
+
+    Raises:
+        TypeError: it is not a mapping of names to tensors (names the file and the key).
+    """
+    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, Mapping) else None
+    if not isinstance(state, Mapping):
+        raise TypeError(f'{filename}: expected a state dict (or a dict with "state_dict"), got '
+                        f'{type(checkpoint).__name__}')
+    for key, value in state.items():
+        if not isinstance(value, Tensor):
+            raise TypeError(f'{filename}: {key!r} is a {type(value).__name__}, not a tensor')
+    if state and all(k.startswith('module.') for k in state):  # saved from a DDP wrapper
+        state = {k[len('module.'):]: v for k, v in state.items()}
+    return dict(state)
+
+
+def check_state_dict_matches(model: nn.Module, state: Mapping[str, Tensor], source: str) -> None:
+    """Raises naming every missing, unexpected and mis-shaped key (all at once).
+
+    Raises:
+        KeyError: the model and the state dict disagree.
+    """
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    misshaped = sorted(f'{k}: checkpoint {tuple(state[k].shape)} vs model '
+                       f'{tuple(expected[k].shape)}' for k in set(state) & set(expected)
+                       if state[k].shape != expected[k].shape)
+    if missing or unexpected or misshaped:
+        def listed(keys):
+            return ', '.join(keys[:20]) + (f' (+{len(keys) - 20} more)' if len(keys) > 20 else '')
+        raise KeyError(f'{source} does not match the teacher: {len(missing)} missing '
+                       f'[{listed(missing)}], {len(unexpected)} unexpected '
+                       f'[{listed(unexpected)}], {len(misshaped)} mis-shaped '
+                       f'[{listed(misshaped)}]')
+
+
+def load_teacher_weights(model: nn.Module, filename: str) -> None:
+    """Loads ``filename`` (``weights_only``, allow-listed) into ``model`` strictly."""
+    state = plain_state_dict(load_checkpoint_file(filename, map_location='cpu'), filename)
+    check_state_dict_matches(model, state, filename)
+    model.load_state_dict(state, strict=True)
+
+
+def freeze(model: nn.Module) -> nn.Module:
+    """No gradients, eval mode (BN statistics and dropout fixed)."""
+    for param in model.parameters():
+        param.requires_grad_(False)
+    return model.eval()
+
+
+def build_frozen_teacher(config: Union[str, Mapping], checkpoint: str) -> nn.Module:
+    """Builds the teacher, loads ``checkpoint`` strictly and freezes it.
+
+    The model's own ``init_weights`` is never called: every tensor comes from the checkpoint
+    (a ``Pretrained`` backbone init would otherwise re-read ImageNet weights over it).
+    """
+    if not checkpoint:
+        raise ValueError('the distiller needs teacher_ckpt: a trained teacher checkpoint')
+    model = MODELS.build(teacher_model_cfg(config))
+    load_teacher_weights(model, checkpoint)
+    return freeze(model)
+

@@ -1,0 +1,76 @@
+"""End to end on the synthetic data: the mmengine runner trains the CPU distiller against a
+teacher trained by tools/train.py, validates the student with NuScenesMetric, saves no teacher;
+the exported student loads into tools/test.py with the student config and scores the same."""
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from e2e_helpers import ROOT, data_options, run
+from simdistill.compat import load_checkpoint_file
+from simdistill.utils.metric_logs import read_nuscenes_metrics
+
+pytestmark = pytest.mark.slow
+DISTILLER = 'configs/simdistill/simdistill_r18_pillar-teacher_1xb2-cpu-12e_nus-mini-3d.py'
+STUDENT = 'configs/simdistill/simdistill-student_r18_1xb2-cpu-12e_nus-mini-3d.py'
+
+
+def parse_options(options):
+    """``key=value`` strings of :func:`data_options` as a dict for ``merge_from_dict``."""
+    out = {}
+    for option in options:
+        key, value = option.split('=', 1)
+        out[key] = int(value) if value.isdigit() else (False if value == 'False' else value)
+    return out
+
+
+@pytest.fixture(scope='module')
+def distilled(trained_teacher, nuscenes_infos, tmp_path_factory):
+    work_dir = str(tmp_path_factory.mktemp('distiller'))
+    teacher_ckpt = osp.join(trained_teacher, 'epoch_1.pth')
+    cfg = Config.fromfile(osp.join(ROOT, DISTILLER))
+    cfg.merge_from_dict(parse_options(data_options(nuscenes_infos)))
+    cfg.merge_from_dict({'model.teacher_ckpt': teacher_ckpt, 'train_cfg.max_epochs': 1,
+                         'train_cfg.val_interval': 1})
+    cfg.work_dir = work_dir
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    return dict(runner=runner, work_dir=work_dir, teacher_ckpt=teacher_ckpt)
+
+
+def test_runner_keeps_the_checkpoint_teacher_through_init_and_training(distilled):
+    teacher = distilled['runner'].model.teacher
+    expected = load_checkpoint_file(distilled['teacher_ckpt'])['state_dict']
+    state = teacher.state_dict()
+    assert state.keys() == expected.keys()
+    for key, value in state.items():
+        assert torch.equal(value, expected[key]), key
+    assert not teacher.training
+
+
+def test_distiller_checkpoint_holds_no_teacher_and_validates_with_the_devkit(distilled):
+    ckpt = load_checkpoint_file(osp.join(distilled['work_dir'], 'epoch_1.pth'))
+    keys = list(ckpt['state_dict'])
+    assert keys and all(k.startswith(('student.', 'lidar_adapter.')) for k in keys)
+    metrics = read_nuscenes_metrics(distilled['work_dir'])
+    assert {'mAP', 'NDS'} <= set(metrics)
+    scalars = open(osp.join(distilled['work_dir'], distilled['runner'].timestamp, 'vis_data',
+                            'scalars.json')).read()
+    for term in ('camera', 'lidar', 'fused', 'heatmap', 'reg'):
+        assert f'"loss_distill_{term}"' in scalars, term
+
+
+def test_exported_student_scores_what_the_distiller_scored(distilled, nuscenes_infos):
+    out = osp.join(distilled['work_dir'], 'student.pth')
+    run([sys.executable, 'tools/model_converters/export_student.py',
+         osp.join(distilled['work_dir'], 'epoch_1.pth'), out])
+    test_dir = osp.join(distilled['work_dir'], 'student_test')
+    run([sys.executable, 'tools/test.py', STUDENT, out, '--work-dir', test_dir, '--cfg-options',
+         *data_options(nuscenes_infos)])
+    student, distiller = read_nuscenes_metrics(test_dir), read_nuscenes_metrics(
+        distilled['work_dir'])
+    assert student['mAP'] == pytest.approx(distiller['mAP'], abs=1e-9)
+    assert student['NDS'] == pytest.approx(distiller['NDS'], abs=1e-9)
