@@ -38,14 +38,28 @@ def nuscenes_infos(synthetic_nuscenes_root) -> dict:
 
 
 @pytest.fixture(scope='session')
-def trained_teacher(nuscenes_infos, tmp_path_factory) -> str:
+def image_pretrain(nuscenes_infos, tmp_path_factory) -> str:
+    """An image backbone + neck pre-trained for one epoch by tools/pretrain_image_backbone.py
+    on the synthetic training images (what every CPU camera config starts from)."""
+    import sys
+    from e2e_helpers import BASELINE, run
+    out = str(tmp_path_factory.mktemp('pretrain') / 'backbone.pth')
+    run([sys.executable, 'tools/pretrain_image_backbone.py', BASELINE, '--out', out,
+         '--epochs', '1', '--cfg-options',
+         f'train_dataloader.dataset.data_root={nuscenes_infos["root"]}'])
+    return out
+
+
+@pytest.fixture(scope='session')
+def trained_teacher(nuscenes_infos, image_pretrain, tmp_path_factory) -> str:
     """Work dir of the CPU teacher trained for one epoch by tools/train.py on the synthetic
     data (``epoch_1.pth``, devkit metrics in its logs)."""
     import sys
-    from e2e_helpers import CPU_TEACHER, data_options, run
+    from e2e_helpers import CPU_TEACHER, data_options, pretrain_options, run
     work_dir = str(tmp_path_factory.mktemp('teacher'))
     run([
         sys.executable, 'tools/train.py', CPU_TEACHER, '--work-dir', work_dir, '--cfg-options',
-        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1', *data_options(nuscenes_infos)
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1', *data_options(nuscenes_infos),
+        *pretrain_options(image_pretrain)
     ])
     return work_dir

@@ -4,6 +4,7 @@ import subprocess
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CPU_TEACHER = 'configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py'
+BASELINE = 'configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py'
 
 
 def data_options(infos):
@@ -26,3 +27,20 @@ def run(args, cwd=ROOT):
                           text=True)
     assert proc.returncode == 0, proc.stdout[-6000:]
     return proc.stdout
+
+
+def pretrain_options(checkpoint, prefix='model'):
+    """``--cfg-options`` pointing a CPU model's image backbone and neck init at
+    ``checkpoint`` (``prefix``: where the camera model sits, e.g. ``model.student``)."""
+    return [f'{prefix}.{part}.init_cfg.checkpoint={checkpoint}'
+            for part in ('img_backbone', 'img_neck')]
+
+
+def drop_image_pretrain(model_cfg):
+    """Random image backbone and neck (no pre-trained file needed) in a model config, the
+    student of a distiller config included."""
+    for cfg in (model_cfg, model_cfg.get('student') or {}):
+        for part in ('img_backbone', 'img_neck'):
+            if cfg.get(part) is not None:
+                cfg[part]['init_cfg'] = None
+    return model_cfg

@@ -185,7 +185,11 @@ def mmdet3d_scope():
 
 
 def load_config(path):
-    return Config.fromfile(path)
+    """A config with random image backbone/neck init (no pre-trained file needed)."""
+    from e2e_helpers import drop_image_pretrain
+    cfg = Config.fromfile(path)
+    drop_image_pretrain(cfg.model)
+    return cfg
 
 
 def test_mismatched_camera_and_lidar_grids_fail_at_build_naming_both_shapes():

@@ -18,6 +18,7 @@ from simdistill.models.distillers import gt_heatmap_mask
 from simdistill.models.distillers.prediction_distill import (regression_distill_loss,
                                                              teacher_task_heatmaps)
 from simdistill.utils.export import export_student_weights
+from e2e_helpers import drop_image_pretrain
 from test_models import random_batch
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -38,7 +39,7 @@ def trained_looking_teacher(seed=0):
     """The CPU teacher with random weights and non-trivial BN statistics (a few train-mode
     forwards), in eval mode."""
     torch.manual_seed(seed)
-    teacher = MODELS.build(Config.fromfile(TEACHER).model)
+    teacher = MODELS.build(drop_image_pretrain(Config.fromfile(TEACHER).model))
     teacher.init_weights()
     teacher.train()
     with torch.no_grad():
@@ -61,6 +62,7 @@ def distiller_cfg(teacher_ckpt, **model_overrides):
     cfg = Config.fromfile(DISTILLER)
     cfg.model.teacher_ckpt = teacher_ckpt
     cfg.model.update(model_overrides)
+    drop_image_pretrain(cfg.model)
     return cfg
 
 
@@ -127,6 +129,7 @@ def test_gcm_rejects_a_map_of_the_wrong_width():
 @pytest.mark.parametrize('share', [False, True], ids=['separate', 'shared'])
 def test_student_trains_from_images_only(share):
     cfg = Config.fromfile(STUDENT)
+    drop_image_pretrain(cfg.model)
     if share:
         cfg.model.update(sim_lidar_view_transform=None, share_view_transform=True)
     torch.manual_seed(0)
@@ -400,7 +403,7 @@ def test_export_gives_a_student_that_predicts_identically(teacher_ckpt, tmp_path
     exported = torch.load(out, weights_only=True)
     assert exported['meta']['epoch'] == 3
     assert not any(k.startswith(('lidar_adapter', 'teacher')) for k in exported['state_dict'])
-    student = MODELS.build(Config.fromfile(STUDENT).model)
+    student = MODELS.build(drop_image_pretrain(Config.fromfile(STUDENT).model))
     student.load_state_dict(exported['state_dict'], strict=True)
     distiller.eval(), student.eval()
     batch = random_batch(Config.fromfile(STUDENT), HALF, with_points=False)
@@ -418,3 +421,31 @@ def test_distiller_requires_a_teacher_checkpoint():
     cfg.model.teacher_ckpt = None
     with pytest.raises(ValueError, match='teacher_ckpt'):
         MODELS.build(cfg.model)
+
+
+def test_cpu_camera_models_share_one_pretrained_image_backbone(tmp_path):
+    """Teacher, baseline and student (CPU) start from one image backbone + neck file, and
+    init_weights really loads it."""
+    baseline = osp.join(ROOT, 'configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py')
+    paths = set()
+    for path in (TEACHER, baseline, STUDENT):
+        m = Config.fromfile(path).model
+        for part in ('img_backbone', 'img_neck'):
+            assert m[part].init_cfg.type == 'Pretrained' and m[part].init_cfg.prefix == part + '.'
+            paths.add(m[part].init_cfg.checkpoint)
+    assert len(paths) == 1
+    torch.manual_seed(3)
+    source = MODELS.build(drop_image_pretrain(Config.fromfile(STUDENT).model))
+    state = {k: v for k, v in source.state_dict().items()
+             if k.startswith(('img_backbone.', 'img_neck.'))}
+    file = str(tmp_path / 'pretrain.pth')
+    torch.save({'state_dict': state}, file)
+    cfg = Config.fromfile(STUDENT)
+    for part in ('img_backbone', 'img_neck'):
+        cfg.model[part].init_cfg.checkpoint = file
+    torch.manual_seed(4)
+    student = MODELS.build(cfg.model)
+    student.init_weights()
+    loaded = student.state_dict()
+    for key, value in state.items():
+        assert torch.equal(loaded[key], value), key

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from e2e_helpers import ROOT, data_options, run
+from e2e_helpers import ROOT, data_options, pretrain_options, run
 from simdistill.compat import load_checkpoint_file
 from simdistill.utils.metric_logs import read_nuscenes_metrics
 
@@ -28,13 +28,14 @@ def parse_options(options):
 
 
 @pytest.fixture(scope='module')
-def distilled(trained_teacher, nuscenes_infos, tmp_path_factory):
+def distilled(trained_teacher, image_pretrain, nuscenes_infos, tmp_path_factory):
     work_dir = str(tmp_path_factory.mktemp('distiller'))
     teacher_ckpt = osp.join(trained_teacher, 'epoch_1.pth')
     cfg = Config.fromfile(osp.join(ROOT, DISTILLER))
     cfg.merge_from_dict(parse_options(data_options(nuscenes_infos)))
     cfg.merge_from_dict({'model.teacher_ckpt': teacher_ckpt, 'train_cfg.max_epochs': 1,
                          'train_cfg.val_interval': 1})
+    cfg.merge_from_dict(parse_options(pretrain_options(image_pretrain, 'model.student')))
     cfg.work_dir = work_dir
     runner = Runner.from_cfg(cfg)
     runner.train()

@@ -9,6 +9,11 @@ post_center_range = {{_base_.post_center_range}}
 voxel_size = {{_base_.voxel_size}}
 grid_size = {{_base_.grid_size}}
 norm_2d = dict(type='BN', eps=1e-3, momentum=0.01)
+# The camera branch starts from an image backbone + neck pre-trained on the training images
+# (tools/pretrain_image_backbone.py, the "pretrain" stage of tools/run_pipeline.sh), as
+# BEVFusion's Swin-T starts from nuImages: one initialisation for the teacher, the camera
+# baseline and the student. Set both init_cfg to None to train from scratch.
+image_pretrain = 'work_dirs/pretrain/resnet18-half_nus-mini-synthetic_depth-cls.pth'
 
 model = dict(
     type='BEVFusion',
@@ -33,8 +38,14 @@ model = dict(
         out_indices=(1, 2, 3),
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=False,
-        style='pytorch'),
-    img_neck=dict(type='mmdet.FPN', in_channels=[64, 128, 256], out_channels=64, num_outs=3),
+        style='pytorch',
+        init_cfg=dict(type='Pretrained', checkpoint=image_pretrain, prefix='img_backbone.')),
+    img_neck=dict(
+        type='mmdet.FPN',
+        in_channels=[64, 128, 256],
+        out_channels=64,
+        num_outs=3,
+        init_cfg=dict(type='Pretrained', checkpoint=image_pretrain, prefix='img_neck.')),
     img_neck_out_index=0,  # stride 8
     view_transform=dict(
         type='LSSViewTransform',

@@ -1,0 +1,186 @@
+"""Pre-trains a camera model's image backbone + neck on the training images (2D perception).
+
+    python tools/pretrain_image_backbone.py CAMERA_CONFIG --out checkpoints/backbone.pth
+
+Real users start BEVFusion's camera branch from a backbone pre-trained on 2D data (nuImages
+for Swin-T in BEVFusion; depth-pretrained backbones such as DD3D's in other camera detectors).
+The synthetic data has no such corpus, so this script makes the equivalent from the *training*
+split only: every image feature cell (stride of ``img_neck_out_index``) that a LiDAR point of
+the same sample projects into gets two labels, the depth bin of its nearest point (the LSS's
+``dbound``) and the class of the ground-truth box holding that point (or background). A 1x1
+conv on the neck's map predicts both (cross-entropy each). Points and boxes are used only here,
+never by the camera model that starts from the result.
+
+The output holds ``img_backbone.*`` and ``img_neck.*`` (a plain state dict, written atomically);
+camera configs load it with ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``.
+"""
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from torch import Tensor, nn
+
+import simdistill  # noqa: F401
+from mmdet3d.registry import DATASETS, MODELS
+from simdistill.models.view_transforms import project_points, stack_camera_matrices
+from simdistill.utils.atomic import atomic_path
+
+
+def points_in_boxes(points: Tensor, boxes: Tensor, margin: float = 0.1) -> Tensor:
+    """Index of the box holding each point, -1 for none.
+
+    Args:
+        points: ``(P, 3)`` metres.
+        boxes: ``(M, >=7)`` mmdet3d LiDAR boxes (bottom centre, dx, dy, dz, yaw), metres.
+        margin: enlargement of every box side, metres.
+
+    Returns:
+        Tensor: ``(P,)`` long.
+    """
+    if len(boxes) == 0:
+        return points.new_full((len(points), ), -1, dtype=torch.long)
+    rel = points[:, None, :2] - boxes[None, :, :2]  # (P, M, 2)
+    cos, sin = boxes[:, 6].cos(), boxes[:, 6].sin()
+    local_x = rel[..., 0] * cos + rel[..., 1] * sin
+    local_y = -rel[..., 0] * sin + rel[..., 1] * cos
+    dz = points[:, None, 2] - boxes[None, :, 2]
+    inside = ((local_x.abs() <= boxes[:, 3] / 2 + margin)
+              & (local_y.abs() <= boxes[:, 4] / 2 + margin) & (dz >= -margin)
+              & (dz <= boxes[:, 5] + margin))
+    index = torch.where(inside.any(1), inside.float().argmax(1), -1)
+    return index
+
+
+def point_classes(points: Tensor, gt_instances) -> Tensor:
+    """``(P,)`` long: 0 for background, ``label + 1`` for a point inside a box."""
+    box = points_in_boxes(points, gt_instances.bboxes_3d.tensor)
+    labels = gt_instances.labels_3d.to(points.device)
+    if len(labels) == 0:
+        return torch.zeros_like(box)
+    return torch.where(box >= 0, labels[box.clamp(min=0)] + 1, 0)
+
+
+def cell_targets(points: Tensor, point_cls: Tensor, cameras: dict, sample: int, image_size,
+                 feature_size, dbound) -> tuple:
+    """Depth-bin and class targets per feature cell of every view of one sample.
+
+    Returns:
+        tuple: ``depth_bin`` and ``cls`` ``(N, h, w)`` long, -1 where no point projects;
+        ``cls`` is 0 for background and ``label + 1`` for a box's class.
+    """
+    H, W = image_size
+    h, w = feature_size
+    uvd = project_points(points, cameras, sample)  # (N, P, 3)
+    N = uvd.shape[0]
+    u, v, d = uvd.unbind(-1)
+    keep = (d > dbound[0]) & (d < dbound[1]) & (u >= 0) & (u < W) & (v >= 0) & (v < H)
+    view = torch.arange(N)[:, None].expand_as(d)
+    cell = (view * h + (v * h / H).long().clamp(0, h - 1)) * w + (u * w / W).long().clamp(0, w - 1)
+    cell, depth, cls = cell[keep], d[keep], point_cls[None].expand_as(d)[keep]
+    # nearest point per cell: sort by (cell, depth), keep the first of each cell
+    order = torch.argsort(cell.double() * 1e4 + depth.double())
+    cell, depth, cls = cell[order], depth[order], cls[order]
+    first = torch.ones_like(cell, dtype=torch.bool)
+    first[1:] = cell[1:] != cell[:-1]
+    depth_bin = torch.full((N * h * w, ), -1, dtype=torch.long)
+    cls_map = torch.full((N * h * w, ), -1, dtype=torch.long)
+    num_bins = round((dbound[1] - dbound[0]) / dbound[2])
+    depth_bin[cell[first]] = ((depth[first] - dbound[0]) / dbound[2]).long().clamp(
+        0, num_bins - 1)
+    cls_map[cell[first]] = cls[first]
+    return depth_bin.view(N, h, w), cls_map.view(N, h, w)
+
+
+class PretrainHead(nn.Module):
+    """1x1 conv: neck features -> depth-bin and class logits per cell."""
+
+    def __init__(self, in_channels: int, num_bins: int, num_classes: int) -> None:
+        super().__init__()
+        self.num_bins = num_bins
+        self.conv = nn.Conv2d(in_channels, num_bins + num_classes + 1, 1)
+
+    def forward(self, x: Tensor) -> tuple:
+        out = self.conv(x)
+        return out[:, :self.num_bins], out[:, self.num_bins:]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config', help='a camera model config (its backbone, neck, LSS)')
+    parser.add_argument('--data-config', default='configs/bevfusion/bevfusion_lidar-cam_'
+                        'pillar-r18_1xb2-cpu-12e_nus-mini-3d.py',
+                        help='config whose train pipeline loads points, images and boxes')
+    parser.add_argument('--out', required=True)
+    parser.add_argument('--epochs', type=int, default=12)
+    parser.add_argument('--lr', type=float, default=2e-3)
+    parser.add_argument('--batch-size', type=int, default=2)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='key=value overrides of the data config (e.g. data_root)')
+    args = parser.parse_args()
+    init_default_scope('mmdet3d')
+    torch.manual_seed(args.seed)
+    cfg, data_cfg = Config.fromfile(args.config), Config.fromfile(args.data_config)
+    data_cfg.merge_from_dict(dict(o.split('=', 1) for o in args.cfg_options))
+    m = cfg.model
+    backbone, neck = MODELS.build(m.img_backbone), MODELS.build(m.img_neck)
+    backbone.init_weights(), neck.init_weights()
+    preprocessor = MODELS.build(dict(m.data_preprocessor, voxel=False))
+    vt = m.view_transform
+    num_bins = round((vt.dbound[1] - vt.dbound[0]) / vt.dbound[2])
+    num_classes = len(data_cfg.class_names)
+    head = PretrainHead(neck.out_channels if hasattr(neck, 'out_channels') else
+                        vt.in_channels, num_bins, num_classes)
+    dataset = DATASETS.build(data_cfg.train_dataloader.dataset)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=args.batch_size, shuffle=True, num_workers=2,
+        collate_fn=pseudo_collate, drop_last=True)
+    params = [*backbone.parameters(), *neck.parameters(), *head.parameters()]
+    optim = torch.optim.AdamW(params, lr=args.lr, weight_decay=0.01)
+    steps = args.epochs * len(loader)
+    sched = torch.optim.lr_scheduler.OneCycleLR(optim, max_lr=args.lr, total_steps=steps,
+                                                pct_start=0.1)
+    torch.set_flush_denormal(True)
+    step, start = 0, time.time()
+    for epoch in range(args.epochs):
+        for batch in loader:
+            data = preprocessor(batch, True)
+            imgs, samples = data['inputs']['imgs'], data['data_samples']
+            metas = [s.metainfo for s in samples]
+            cameras = stack_camera_matrices(metas, imgs.device)
+            B, N = imgs.shape[:2]
+            feats = neck(backbone(imgs.flatten(0, 1)))[m.get('img_neck_out_index', 0)]
+            depth_logits, cls_logits = head(feats)
+            targets = [cell_targets(data['inputs']['points'][b][:, :3],
+                                    point_classes(data['inputs']['points'][b][:, :3],
+                                                  samples[b].gt_instances_3d),
+                                    cameras, b, vt.image_size, vt.feature_size, vt.dbound)
+                       for b in range(B)]
+            depth_t = torch.cat([t[0] for t in targets])  # (B * N, h, w)
+            cls_t = torch.cat([t[1] for t in targets])
+            loss_depth = F.cross_entropy(depth_logits, depth_t, ignore_index=-1)
+            loss_cls = F.cross_entropy(cls_logits, cls_t, ignore_index=-1)
+            loss = loss_depth + loss_cls
+            optim.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 35)
+            optim.step()
+            sched.step()
+            step += 1
+            if step % 20 == 0 or step == steps:
+                print(f'[pretrain] epoch {epoch + 1}/{args.epochs} step {step}/{steps} '
+                      f'loss_depth {loss_depth.item():.3f} loss_cls {loss_cls.item():.3f} '
+                      f'({time.time() - start:.0f} s)', flush=True)
+    state = {f'img_backbone.{k}': v for k, v in backbone.state_dict().items()}
+    state.update({f'img_neck.{k}': v for k, v in neck.state_dict().items()})
+    with atomic_path(args.out) as tmp:
+        torch.save({'state_dict': state}, tmp)
+    print(f'wrote {len(state)} tensors to {args.out}')
+
+
+if __name__ == '__main__':
+    main()
