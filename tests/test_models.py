@@ -225,9 +225,11 @@ def shrink_paper_config(cfg):
     pc_range = [-half, -half, -5.0, half, half, 3.0]
     grid = [192, 192, 41]  # 0.075 m voxels
     if m.get('view_transform'):
-        m.view_transform.update(
-            image_size=[64, 192], feature_size=[8, 24], xbound=[-half, half, 0.3],
-            ybound=[-half, half, 0.3], dbound=[1.0, 10.0, 0.5])
+        for key in ('view_transform', 'sim_lidar_view_transform'):
+            if m.get(key):
+                m[key].update(
+                    image_size=[64, 192], feature_size=[8, 24], xbound=[-half, half, 0.3],
+                    ybound=[-half, half, 0.3], dbound=[1.0, 10.0, 0.5])
         m.img_backbone.init_cfg = None  # no download in tests
     if m.get('pts_middle_encoder'):
         m.pts_middle_encoder.sparse_shape = [41, 192, 192]

@@ -449,3 +449,32 @@ def test_cpu_camera_models_share_one_pretrained_image_backbone(tmp_path):
     loaded = student.state_dict()
     for key, value in state.items():
         assert torch.equal(loaded[key], value), key
+
+
+def test_paper_distiller_with_a_transfusion_teacher_trains_a_step(tmp_path):
+    """The paper configs (shrunk grid and images, same structure): a TransFusion teacher's
+    heatmap distilled class by class into the Swin-T student's CenterHead tasks."""
+    from test_models import shrink_paper_config
+    paper = Config.fromfile(osp.join(
+        ROOT, 'configs/simdistill/simdistill_swint_8xb3-acc2-cyclic-20e_nus-3d.py'))
+    teacher_cfg, half = shrink_paper_config(Config.fromfile(paper.model.teacher))
+    assert teacher_cfg.model.bbox_head.type == 'TransFusionHead'
+    torch.manual_seed(0)
+    teacher = MODELS.build(teacher_cfg.model)
+    teacher.init_weights()
+    ckpt = str(tmp_path / 'teacher.pth')
+    torch.save(teacher.state_dict(), ckpt)
+    student_cfg, _ = shrink_paper_config(Config(dict(model=paper.model.student)))
+    paper.model.update(teacher=teacher_cfg.model, teacher_ckpt=ckpt, student=student_cfg.model)
+    distiller = MODELS.build(paper.model)
+    distiller.init_weights()
+    assert distiller.teacher_head == 'transfusion' and distiller.loss_reg is None
+    distiller.train()
+    batch = random_batch(teacher_cfg, half, seed=0)
+    losses = distiller(**distiller.data_preprocessor(batch, True), mode='loss')
+    for term in ('camera', 'lidar', 'fused', 'heatmap'):
+        assert torch.isfinite(losses[f'loss_distill_{term}']), term
+    assert losses['loss_distill_heatmap'] > 0
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert distiller.student.geometry_compensation.attention.sampling_offsets.weight.grad \
+        is not None

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job, end to end: set up -> data -> info files -> train the BEVFusion teacher, the
-# LiDAR-only model and the camera-only baseline -> evaluate each with the nuScenes devkit ->
-# pictures -> a results table. Every step is skipped when its output exists, so a re-run resumes.
+# The main job, end to end: set up -> data -> info files -> pre-train the image backbone on the
+# training images -> train the BEVFusion teacher, the LiDAR-only model, the camera-only baseline
+# and the SimDistill student (distilled from that teacher) -> evaluate each with the nuScenes
+# devkit -> pictures -> a results table. Every step is skipped when its output exists, so a
+# re-run resumes.
 #
 #   bash tools/run_pipeline.sh                 # everything (about an hour on 2 CPU cores)
 #   STAGES=data bash tools/run_pipeline.sh     # only set up and make the data + info files
@@ -11,13 +13,16 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-STAGES=${STAGES:-data,train,test,visualize}
+STAGES=${STAGES:-data,pretrain,train,test,visualize}
 DATA_ROOT=data/nuscenes  # the data_root of every config
 VERSION=${VERSION:-v1.0-mini}
 WORK=${WORK_DIR:-work_dirs}
 CONFIGS=${CONFIGS:-"configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py
 configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py
-configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py"}
+configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py
+configs/simdistill/simdistill_r18_pillar-teacher_1xb2-cpu-12e_nus-mini-3d.py"}
+# What every CPU camera config's image backbone and neck start from (their init_cfg).
+IMAGE_PRETRAIN=work_dirs/pretrain/resnet18-half_nus-mini-synthetic_depth-cls.pth
 has_stage() { [[ ",$STAGES," == *",$1,"* ]]; }
 say() { printf '[pipeline] %s\n' "$*"; }
 
@@ -35,6 +40,16 @@ if has_stage data; then
   else
     say 'making info files with mmdet3d'"'"'s converter'
     python3 tools/create_data.py --root "$DATA_ROOT" --version "$VERSION" --max-sweeps 10
+  fi
+fi
+
+if has_stage pretrain; then
+  if [ -f "$IMAGE_PRETRAIN" ]; then
+    say "image backbone pre-trained: $IMAGE_PRETRAIN"
+  else
+    say "pre-training the image backbone on the training images -> $IMAGE_PRETRAIN"
+    python3 tools/pretrain_image_backbone.py configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py \
+      --out "$IMAGE_PRETRAIN" --epochs 20
   fi
 fi
 

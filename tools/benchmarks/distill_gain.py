@@ -15,6 +15,7 @@ and metric one value per seed, wall times, seeds, the schedule) and ``<out>/dist
 (mean +- spread, spread = max - min over seeds).
 """
 import argparse
+import hashlib
 import json
 import os
 import os.path as osp
@@ -52,6 +53,18 @@ def schedule_options(epochs: int) -> List[str]:
             f'default_hooks.checkpoint.interval=1']
 
 
+def config_fingerprint(config: str, cfg_options: List[str]) -> str:
+    """sha1 of the resolved config (bases merged) with the run's options applied."""
+    from mmengine.config import Config, DictAction
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    parsed = {}
+    for option in cfg_options:
+        key, value = option.split('=', 1)
+        parsed[key] = DictAction._parse_iterable(value)
+    cfg.merge_from_dict(parsed)
+    return hashlib.sha1(cfg.pretty_text.encode()).hexdigest()
+
+
 def run_logged(args: List[str], log: str) -> None:
     """Runs a command, its output appended to ``log``; raises naming the log on failure."""
     with open(log, 'a') as f:
@@ -67,12 +80,17 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
     """One run: train (resuming), evaluate, write ``metrics.json``; skipped when it exists."""
     work = osp.join(out, 'runs', f'{name}_seed{seed}')
     result_path = osp.join(work, 'metrics.json')
+    cfg_options = [f'randomness.seed={seed}', *schedule_options(epochs), *options]
+    fingerprint = config_fingerprint(config, cfg_options)
     if osp.isfile(result_path):
         with open(result_path) as f:
-            return json.load(f)
+            result = json.load(f)
+        if result.get('fingerprint') != fingerprint:
+            raise RuntimeError(f'{result_path} was made with another config or options; move '
+                               f'{work} away or use another --out')
+        return result
     os.makedirs(work, exist_ok=True)
     log = osp.join(work, 'run.log')
-    cfg_options = [f'randomness.seed={seed}', *schedule_options(epochs), *options]
     print(f'[distill_gain] {name} seed {seed}: training ({epochs} epochs), log {log}',
           flush=True)
     start = time.time()
@@ -85,6 +103,7 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
                 '--cfg-options', *cfg_options], log)
     metrics = read_nuscenes_metrics(test_dir)
     result = dict(name=name, seed=seed, config=config, options=cfg_options, checkpoint=ckpt,
+                  fingerprint=fingerprint,
                   train_wall_s=round(train_s, 1),
                   metrics={k: v for k, v in metrics.items()
                            if k in METRICS or k.endswith('_AP_dist_2.0')})
@@ -155,14 +174,20 @@ def write_tables(runs: List[dict], out: str, epochs: int, seeds: List[int]) -> N
 
 
 def plan(seeds: List[int], teacher_ckpt: str) -> List[tuple]:
-    """``(name, config, seed, options)`` of every run, in the order they run."""
+    """``(name, config, seed, options)`` of every run, in the order they run: the comparison
+    the table is about first (baseline and student, seed by seed), then the ablations, so a
+    partial run is still informative."""
     distill = [f'model.teacher_ckpt={teacher_ckpt}']
     runs = [('teacher', TEACHER, seeds[0], [])]
     for seed in seeds:
         runs.append(('camera_baseline', BASELINE, seed, []))
         runs.append(('simdistill', DISTILLER, seed, distill))
+        if seed == seeds[0]:
+            config, options = ABLATIONS['student_without_distillation']
+            runs.append(('student_without_distillation', config, seed, options))
     for name, (config, options) in ABLATIONS.items():
-        runs.append((name, config, seeds[0], (distill if config == DISTILLER else []) + options))
+        if name != 'student_without_distillation':
+            runs.append((name, config, seeds[0], distill + options))
     return runs
 
 

@@ -8,6 +8,7 @@ from mmdet3d.structures import Det3DDataSample
 from torch import Tensor, nn
 
 from ...ops.bev_pool import BEVPoolPlanCache
+from ...utils.state_dicts import select_prefix
 from ..detectors.grid_check import check_bev_grids, head_map_shape
 from ..view_transforms import LSSViewTransform
 from .bev_mask import bev_grid_of_view_transform, gt_heatmap_mask
@@ -262,10 +263,9 @@ class SimDistill(Base3DDetector):
 
 
 def split_student_state(state: Mapping[str, Tensor]) -> Dict[str, Tensor]:
-    """A distiller state dict's ``student.*`` entries without the prefix."""
-    prefix = 'student.'
-    out = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+    """A distiller state dict's ``student.*`` entries without the prefix (metadata kept)."""
+    out = select_prefix(state, 'student.')
     if not out:
-        raise KeyError(f'no "{prefix}*" keys: not a SimDistill checkpoint (first keys: '
+        raise KeyError(f'no "student.*" keys: not a SimDistill checkpoint (first keys: '
                        f'{list(state)[:5]})')
     return out

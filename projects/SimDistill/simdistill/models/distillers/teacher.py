@@ -1,11 +1,12 @@
 """The frozen teacher: built from its own config, loaded strictly, never trained."""
-from typing import Dict, Mapping, Union
+from typing import Mapping, Union
 
 from mmdet3d.registry import MODELS
 from mmengine.config import Config
 from torch import Tensor, nn
 
 from ...compat import load_checkpoint_file
+from ...utils.state_dicts import plain_state_dict
 
 
 def teacher_model_cfg(config: Union[str, Mapping]) -> dict:
@@ -13,24 +14,6 @@ def teacher_model_cfg(config: Union[str, Mapping]) -> dict:
     if isinstance(config, str):
         return Config.fromfile(config).model
     return dict(config)
-
-
-def plain_state_dict(checkpoint: object, filename: str) -> Dict[str, Tensor]:
-    """The tensors of a checkpoint: its ``state_dict`` (runner checkpoints) or itself.
-
-    Raises:
-        TypeError: it is not a mapping of names to tensors (names the file and the key).
-    """
-    state = checkpoint.get('state_dict', checkpoint) if isinstance(checkpoint, Mapping) else None
-    if not isinstance(state, Mapping):
-        raise TypeError(f'{filename}: expected a state dict (or a dict with "state_dict"), got '
-                        f'{type(checkpoint).__name__}')
-    for key, value in state.items():
-        if not isinstance(value, Tensor):
-            raise TypeError(f'{filename}: {key!r} is a {type(value).__name__}, not a tensor')
-    if state and all(k.startswith('module.') for k in state):  # saved from a DDP wrapper
-        state = {k[len('module.'):]: v for k, v in state.items()}
-    return dict(state)
 
 
 def check_state_dict_matches(model: nn.Module, state: Mapping[str, Tensor], source: str) -> None:

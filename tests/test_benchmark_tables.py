@@ -1,0 +1,43 @@
+"""The distillation-gain benchmark's tables: per-seed values, mean +- spread, the gain lines."""
+import os.path as osp
+import sys
+
+ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
+import distill_gain  # noqa: E402
+
+
+def run(name, seed, m_ap, nds):
+    metrics = {m: 0.5 for m in distill_gain.METRICS}
+    metrics.update(mAP=m_ap, NDS=nds)
+    return dict(name=name, seed=seed, config='c.py', options=[], train_wall_s=600.0,
+                metrics=metrics)
+
+
+def test_summary_keeps_one_value_per_seed_and_the_table_states_gain_and_gap():
+    runs = [run('teacher', 0, 0.50, 0.50), run('camera_baseline', 0, 0.10, 0.20),
+            run('camera_baseline', 1, 0.14, 0.22), run('simdistill', 0, 0.20, 0.30),
+            run('simdistill', 1, 0.22, 0.28)]
+    summary = distill_gain.summarise(runs, epochs=12, seeds=[0, 1])
+    assert summary['models']['camera_baseline']['mAP'] == [0.10, 0.14]
+    assert summary['models']['simdistill']['seeds'] == [0, 1]
+    table = distill_gain.markdown(summary)
+    assert '| camera_baseline | 2 | 0.1200 ± 0.0400 | 0.2100 ± 0.0200 |' in table
+    # gain 0.21 - 0.12 = +9.0 points; largest spread 4.0; gap 0.50 - 0.12 = 0.38 -> 24 %
+    assert 'mAP gain of SimDistill over the camera baseline: +9.0 points (largest seed ' \
+           'spread 4.0)' in table
+    assert 'gap closed: 24 %' in table
+
+
+def test_the_plan_runs_teacher_first_and_every_ablation_once():
+    runs = distill_gain.plan([0, 1, 2], 'teacher.pth')
+    names = [r[0] for r in runs]
+    assert names[0] == 'teacher'
+    assert names.count('camera_baseline') == names.count('simdistill') == 3
+    for ablation in distill_gain.ABLATIONS:
+        assert names.count(ablation) == 1
+    student_only = next(r for r in runs if r[0] == 'student_without_distillation')
+    assert student_only[1] == distill_gain.STUDENT and student_only[3] == []
+    no_lidar = next(r for r in runs if r[0] == 'no_distill_lidar')
+    assert 'model.teacher_ckpt=teacher.pth' in no_lidar[3]
+    assert 'model.loss_distill_lidar=None' in no_lidar[3]
