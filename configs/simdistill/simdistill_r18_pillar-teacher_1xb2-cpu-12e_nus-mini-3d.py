@@ -16,12 +16,7 @@ model = dict(
     teacher_ckpt=teacher_ckpt,
     # simulated-LiDAR BEV (32 ch) -> the teacher's LiDAR-BEV width (64 ch), for the loss only
     lidar_adapter=dict(type='ConvFuser', in_channels=[32], out_channels=64),
-    loss_distill_camera=dict(type='mmdet.MSELoss', loss_weight=1.0),
-    loss_distill_lidar=dict(type='mmdet.MSELoss', loss_weight=100.0),
-    loss_distill_fused=dict(type='mmdet.MSELoss', loss_weight=1.0),
-    loss_distill_heatmap=dict(
-        type='mmdet.QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=0.25),
-    loss_distill_reg=dict(type='mmdet.SmoothL1Loss', beta=1.0 / 9, loss_weight=0.25),
-    feature_masks=dict(camera=None, lidar='gt_heatmap', fused=None),
+    # the distillation terms and masks keep SimDistill's defaults (the paper's weights):
+    # loss_distill_{camera,lidar,fused,heatmap,reg}, feature_masks (see the README's table)
     class_names={{_base_.class_names}})
 train_dataloader = dict(dataset=dict(pipeline={{_base_.train_pipeline}}))

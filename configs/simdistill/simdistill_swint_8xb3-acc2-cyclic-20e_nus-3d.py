@@ -17,13 +17,9 @@ model = dict(
     teacher=teacher_config,
     teacher_ckpt=teacher_ckpt,
     lidar_adapter=dict(type='ConvFuser', in_channels=[80], out_channels=256),
-    loss_distill_camera=dict(type='mmdet.MSELoss', loss_weight=1.0),
-    loss_distill_lidar=dict(type='mmdet.MSELoss', loss_weight=100.0),
-    loss_distill_fused=dict(type='mmdet.MSELoss', loss_weight=1.0),
-    loss_distill_heatmap=dict(
-        type='mmdet.QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=0.25),
+    # the distillation terms and masks keep SimDistill's defaults (the paper's weights):
+    # loss_distill_{camera,lidar,fused,heatmap,reg}, feature_masks (see the README's table)
     loss_distill_reg=None,
-    feature_masks=dict(camera=None, lidar='gt_heatmap', fused=None),
     class_names={{_base_.class_names}})
 train_dataloader = dict(
     batch_size=3, dataset=dict(dataset=dict(pipeline={{_base_.train_pipeline}})))

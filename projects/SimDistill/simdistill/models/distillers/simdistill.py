@@ -22,6 +22,11 @@ FEATURE_TERMS = {  # loss name -> (student feature, teacher feature)
     'fused': ('fused_bev', 'fused_bev'),
 }
 MASKS = (None, 'gt_heatmap')
+# The paper's loss settings (Sec. 3.3; the release's config agrees): the defaults.
+MSE_1 = dict(type='mmdet.MSELoss', loss_weight=1.0)
+MSE_100 = dict(type='mmdet.MSELoss', loss_weight=100.0)
+QFL = dict(type='mmdet.QualityFocalLoss', use_sigmoid=True, beta=2.0, loss_weight=0.25)
+SMOOTH_L1 = dict(type='mmdet.SmoothL1Loss', beta=1.0 / 9, loss_weight=0.25)
 
 
 class _Hidden:
@@ -64,11 +69,12 @@ class SimDistill(Base3DDetector):
         lidar_adapter: maps the simulated-LiDAR BEV to the teacher's LiDAR-BEV width
             (``ConvFuser([C_cam], C_lidar)``); belongs to the distiller, not the student.
         loss_distill_camera, loss_distill_lidar, loss_distill_fused: mmdet loss configs
-            (``mmdet.MSELoss``), or None to drop the term.
-        loss_distill_heatmap: ``mmdet.QualityFocalLoss`` config, or None.
-        loss_distill_reg: ``mmdet.SmoothL1Loss`` config, or None (a CenterHead teacher only).
+            (``mmdet.MSELoss``; weights 1, 100, 1 by default), or None to drop the term.
+        loss_distill_heatmap: ``mmdet.QualityFocalLoss`` config (beta 2, weight 0.25), or None.
+        loss_distill_reg: ``mmdet.SmoothL1Loss`` config (beta 1/9, weight 0.25), or None (it
+            needs a CenterHead teacher).
         feature_masks: per feature term (``camera``, ``lidar``, ``fused``): ``'gt_heatmap'``
-            or None.
+            or None; by default only ``lidar`` is masked (region-aware).
         mask_cfg: ``gaussian_overlap`` and ``min_radius`` (cells) of the mask's Gaussians.
         class_names: the dataset's classes in label order (a TransFusion teacher's classes).
         data_preprocessor: defaults to the teacher's (it voxelizes the points, when a batch
@@ -82,11 +88,11 @@ class SimDistill(Base3DDetector):
                  teacher: Union[str, dict],
                  teacher_ckpt: str,
                  lidar_adapter: Optional[dict] = None,
-                 loss_distill_camera: Optional[dict] = None,
-                 loss_distill_lidar: Optional[dict] = None,
-                 loss_distill_fused: Optional[dict] = None,
-                 loss_distill_heatmap: Optional[dict] = None,
-                 loss_distill_reg: Optional[dict] = None,
+                 loss_distill_camera: Optional[dict] = MSE_1,
+                 loss_distill_lidar: Optional[dict] = MSE_100,
+                 loss_distill_fused: Optional[dict] = MSE_1,
+                 loss_distill_heatmap: Optional[dict] = QFL,
+                 loss_distill_reg: Optional[dict] = SMOOTH_L1,
                  feature_masks: Optional[Mapping[str, Optional[str]]] = None,
                  mask_cfg: Optional[dict] = None,
                  class_names: Optional[Sequence[str]] = None,
