@@ -22,90 +22,12 @@ import torch.nn.functional as F
 from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
-from torch import Tensor, nn
 
 import simdistill  # noqa: F401
 from mmdet3d.registry import DATASETS, MODELS
-from simdistill.models.view_transforms import project_points, stack_camera_matrices
+from simdistill.models.image_pretrain import PretrainHead, cell_targets, point_classes
+from simdistill.models.view_transforms import stack_camera_matrices
 from simdistill.utils.atomic import atomic_path
-
-
-def points_in_boxes(points: Tensor, boxes: Tensor, margin: float = 0.1) -> Tensor:
-    """Index of the box holding each point, -1 for none.
-
-    Args:
-        points: ``(P, 3)`` metres.
-        boxes: ``(M, >=7)`` mmdet3d LiDAR boxes (bottom centre, dx, dy, dz, yaw), metres.
-        margin: enlargement of every box side, metres.
-
-    Returns:
-        Tensor: ``(P,)`` long.
-    """
-    if len(boxes) == 0:
-        return points.new_full((len(points), ), -1, dtype=torch.long)
-    rel = points[:, None, :2] - boxes[None, :, :2]  # (P, M, 2)
-    cos, sin = boxes[:, 6].cos(), boxes[:, 6].sin()
-    local_x = rel[..., 0] * cos + rel[..., 1] * sin
-    local_y = -rel[..., 0] * sin + rel[..., 1] * cos
-    dz = points[:, None, 2] - boxes[None, :, 2]
-    inside = ((local_x.abs() <= boxes[:, 3] / 2 + margin)
-              & (local_y.abs() <= boxes[:, 4] / 2 + margin) & (dz >= -margin)
-              & (dz <= boxes[:, 5] + margin))
-    index = torch.where(inside.any(1), inside.float().argmax(1), -1)
-    return index
-
-
-def point_classes(points: Tensor, gt_instances) -> Tensor:
-    """``(P,)`` long: 0 for background, ``label + 1`` for a point inside a box."""
-    box = points_in_boxes(points, gt_instances.bboxes_3d.tensor)
-    labels = gt_instances.labels_3d.to(points.device)
-    if len(labels) == 0:
-        return torch.zeros_like(box)
-    return torch.where(box >= 0, labels[box.clamp(min=0)] + 1, 0)
-
-
-def cell_targets(points: Tensor, point_cls: Tensor, cameras: dict, sample: int, image_size,
-                 feature_size, dbound) -> tuple:
-    """Depth-bin and class targets per feature cell of every view of one sample.
-
-    Returns:
-        tuple: ``depth_bin`` and ``cls`` ``(N, h, w)`` long, -1 where no point projects;
-        ``cls`` is 0 for background and ``label + 1`` for a box's class.
-    """
-    H, W = image_size
-    h, w = feature_size
-    uvd = project_points(points, cameras, sample)  # (N, P, 3)
-    N = uvd.shape[0]
-    u, v, d = uvd.unbind(-1)
-    keep = (d > dbound[0]) & (d < dbound[1]) & (u >= 0) & (u < W) & (v >= 0) & (v < H)
-    view = torch.arange(N)[:, None].expand_as(d)
-    cell = (view * h + (v * h / H).long().clamp(0, h - 1)) * w + (u * w / W).long().clamp(0, w - 1)
-    cell, depth, cls = cell[keep], d[keep], point_cls[None].expand_as(d)[keep]
-    # nearest point per cell: sort by (cell, depth), keep the first of each cell
-    order = torch.argsort(cell.double() * 1e4 + depth.double())
-    cell, depth, cls = cell[order], depth[order], cls[order]
-    first = torch.ones_like(cell, dtype=torch.bool)
-    first[1:] = cell[1:] != cell[:-1]
-    depth_bin = torch.full((N * h * w, ), -1, dtype=torch.long)
-    cls_map = torch.full((N * h * w, ), -1, dtype=torch.long)
-    num_bins = round((dbound[1] - dbound[0]) / dbound[2])
-    depth_bin[cell[first]] = ((depth[first] - dbound[0]) / dbound[2]).long().clamp(
-        0, num_bins - 1)
-    cls_map[cell[first]] = cls[first]
-    return depth_bin.view(N, h, w), cls_map.view(N, h, w)
-
-
-class PretrainHead(nn.Module):
-    """1x1 conv: neck features -> depth-bin and class logits per cell."""
-
-    def __init__(self, in_channels: int, num_bins: int, num_classes: int) -> None:
-        super().__init__()
-        self.num_bins = num_bins
-        self.conv = nn.Conv2d(in_channels, num_bins + num_classes + 1, 1)
-
-    def forward(self, x: Tensor) -> tuple:
-        out = self.conv(x)
-        return out[:, :self.num_bins], out[:, self.num_bins:]
 
 
 def main() -> None:
