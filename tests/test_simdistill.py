@@ -478,3 +478,11 @@ def test_paper_distiller_with_a_transfusion_teacher_trains_a_step(tmp_path):
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert distiller.student.geometry_compensation.attention.sampling_offsets.weight.grad \
         is not None
+
+
+def test_centerhead_teacher_and_student_must_group_classes_alike(teacher_ckpt):
+    cfg = distiller_cfg(teacher_ckpt)
+    tasks = cfg.model.student.bbox_head.tasks
+    tasks[4], tasks[5] = tasks[5], tasks[4]
+    with pytest.raises(ValueError, match="student's tasks.*'pedestrian'.*teacher"):
+        MODELS.build(cfg.model)

@@ -134,6 +134,12 @@ class SimDistill(Base3DDetector):
                            [c for t in teacher_cfg['bbox_head']['tasks'] for c in t['class_names']])
         if teacher_classes is None:
             raise ValueError('a TransFusion teacher needs class_names (its label order)')
+        if self.teacher_head == 'center':
+            s_tasks = [list(t['class_names']) for t in student_tasks]
+            t_tasks = [list(t['class_names']) for t in teacher_cfg['bbox_head']['tasks']]
+            if s_tasks != t_tasks:
+                raise ValueError(f'a CenterHead teacher must have the student\'s tasks: student '
+                                 f'{s_tasks}, teacher {t_tasks}')
         self.task_classes = task_class_indices(student_tasks, teacher_classes)
         self.num_classes = sum(len(t['class_names']) for t in student_tasks)
         if share_plan:
