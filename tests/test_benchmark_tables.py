@@ -41,3 +41,27 @@ def test_the_plan_runs_teacher_first_and_every_ablation_once():
     no_lidar = next(r for r in runs if r[0] == 'no_distill_lidar')
     assert 'model.teacher_ckpt=teacher.pth' in no_lidar[3]
     assert 'model.loss_distill_lidar=None' in no_lidar[3]
+
+
+def test_a_recorded_run_is_reused_only_for_the_same_config_options_and_teacher(tmp_path):
+    import torch
+    weights = {'w': torch.arange(6.0).view(2, 3)}
+    a, b, c = (str(tmp_path / n) for n in ('a.pth', 'b.pth', 'c.pth'))
+    torch.save({'state_dict': weights, 'meta': {'time': 1}}, a)
+    torch.save(weights, b)  # same tensors, another path and container
+    torch.save({'w': weights['w'] + 1}, c)
+    options = ['randomness.seed=0', *distill_gain.schedule_options(12)]
+    fp = distill_gain.run_fingerprint(distill_gain.DISTILLER,
+                                      options + [f'model.teacher_ckpt={a}'], a)
+    assert fp == distill_gain.run_fingerprint(distill_gain.DISTILLER,
+                                              options + [f'model.teacher_ckpt={b}'], b)
+    assert fp != distill_gain.run_fingerprint(distill_gain.DISTILLER,
+                                              options + [f'model.teacher_ckpt={c}'], c)
+    assert fp != distill_gain.run_fingerprint(
+        distill_gain.DISTILLER, options + ['model.loss_distill_fused=None'], a)
+    record = dict(run('simdistill', 0, 0.3, 0.3), fingerprint=fp)
+    # a matching record is returned without training (nothing is run or written)
+    got = distill_gain.train_and_test('simdistill', distill_gain.DISTILLER, 0,
+                                      [f'model.teacher_ckpt={b}'], str(tmp_path / 'out'), 12,
+                                      reuse=[record])
+    assert got is record and not (tmp_path / 'out').exists()

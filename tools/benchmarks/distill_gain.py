@@ -25,6 +25,8 @@ import sys
 import time
 from typing import Dict, List, Optional
 
+import torch
+
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.utils.atomic import atomic_path  # noqa: E402
@@ -75,20 +77,55 @@ def run_logged(args: List[str], log: str) -> None:
         raise RuntimeError(f'{" ".join(args[:3])} ... failed (exit {code}); see {log}')
 
 
+def teacher_weights_sha1(checkpoint: str) -> str:
+    """sha1 over the names and bytes of a checkpoint's tensors (not its file: runner
+    checkpoints also hold timestamps)."""
+    from simdistill.compat import load_checkpoint_file
+    from simdistill.utils.state_dicts import plain_state_dict
+    state = plain_state_dict(load_checkpoint_file(checkpoint, map_location='cpu'), checkpoint)
+    digest = hashlib.sha1()
+    for key in sorted(state):
+        digest.update(key.encode())
+        digest.update(state[key].detach().contiguous().view(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
+def run_fingerprint(config: str, cfg_options: List[str], teacher_ckpt: Optional[str]) -> str:
+    """What a run's result depends on: the resolved config with its options and, for a
+    distiller, the teacher's weights (not the path they were read from)."""
+    options = [o for o in cfg_options if not o.startswith('model.teacher_ckpt=')]
+    fingerprint = config_fingerprint(config, options)
+    if teacher_ckpt:
+        fingerprint = hashlib.sha1(
+            (fingerprint + teacher_weights_sha1(teacher_ckpt)).encode()).hexdigest()
+    return fingerprint
+
+
 def train_and_test(name: str, config: str, seed: int, options: List[str], out: str,
-                   epochs: int) -> Dict[str, object]:
-    """One run: train (resuming), evaluate, write ``metrics.json``; skipped when it exists."""
+                   epochs: int, reuse: Optional[List[dict]] = None) -> Dict[str, object]:
+    """One run: train (resuming), evaluate, write ``metrics.json``.
+
+    Skipped when its ``metrics.json`` exists, or when ``reuse`` (records of an earlier run of
+    this benchmark, e.g. the committed results) holds this run with the same fingerprint.
+    """
     work = osp.join(out, 'runs', f'{name}_seed{seed}')
     result_path = osp.join(work, 'metrics.json')
     cfg_options = [f'randomness.seed={seed}', *schedule_options(epochs), *options]
-    fingerprint = config_fingerprint(config, cfg_options)
+    teacher_ckpt = next((o.split('=', 1)[1] for o in cfg_options
+                         if o.startswith('model.teacher_ckpt=')), None)
+    fingerprint = run_fingerprint(config, cfg_options, teacher_ckpt)
     if osp.isfile(result_path):
         with open(result_path) as f:
             result = json.load(f)
         if result.get('fingerprint') != fingerprint:
-            raise RuntimeError(f'{result_path} was made with another config or options; move '
-                               f'{work} away or use another --out')
+            raise RuntimeError(f'{result_path} was made with another config, options or '
+                               f'teacher; move {work} away or use another --out')
         return result
+    for record in reuse or []:
+        if (record['name'], record['seed'], record.get('fingerprint')) == (name, seed,
+                                                                             fingerprint):
+            print(f'[distill_gain] {name} seed {seed}: reusing the recorded result', flush=True)
+            return record
     os.makedirs(work, exist_ok=True)
     log = osp.join(work, 'run.log')
     print(f'[distill_gain] {name} seed {seed}: training ({epochs} epochs), log {log}',
@@ -125,7 +162,7 @@ def summarise(runs: List[dict], epochs: int, seeds: List[int]) -> dict:
         for key, value in run['metrics'].items():
             entry.setdefault(key, []).append(value)
     return dict(benchmark='distill_gain', data='synthetic nuScenes v1.0-mini (mini_val)',
-                epochs=epochs, seeds=seeds, models=models)
+                epochs=epochs, seeds=seeds, models=models, runs=runs)
 
 
 def mean_spread(values: List[float]) -> str:
@@ -199,7 +236,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument('--only', nargs='+', help='run only these model names')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='extra options for every run (e.g. data settings)')
+    parser.add_argument('--reuse', help='a distill_gain.json whose runs count as done when '
+                        'their fingerprint (config, options, teacher weights) matches')
     args = parser.parse_args(argv)
+    reuse = []
+    if args.reuse and osp.isfile(args.reuse):
+        with open(args.reuse) as f:
+            reuse = json.load(f).get('runs', [])
     out = osp.abspath(args.out)
     teacher_ckpt = osp.join(out, 'runs', f'teacher_seed{args.seeds[0]}',
                             f'epoch_{args.epochs}.pth')
@@ -208,7 +251,7 @@ def main(argv: Optional[List[str]] = None) -> None:
         if args.only and name not in args.only:
             continue
         runs.append(train_and_test(name, config, seed, options + args.cfg_options, out,
-                                   args.epochs))
+                                   args.epochs, reuse))
         write_tables(runs, out, args.epochs, args.seeds)
     print(open(osp.join(out, 'distill_gain.md')).read())
 
