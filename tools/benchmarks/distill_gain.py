@@ -219,12 +219,8 @@ def plan(seeds: List[int], teacher_ckpt: str) -> List[tuple]:
     for seed in seeds:
         runs.append(('camera_baseline', BASELINE, seed, []))
         runs.append(('simdistill', DISTILLER, seed, distill))
-        if seed == seeds[0]:
-            config, options = ABLATIONS['student_without_distillation']
-            runs.append(('student_without_distillation', config, seed, options))
     for name, (config, options) in ABLATIONS.items():
-        if name != 'student_without_distillation':
-            runs.append((name, config, seeds[0], distill + options))
+        runs.append((name, config, seeds[0], (distill if config == DISTILLER else []) + options))
     return runs
 
 
