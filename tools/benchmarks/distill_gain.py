@@ -39,13 +39,13 @@ DISTILLER = 'configs/simdistill/simdistill_r18_pillar-teacher_1xb2-cpu-12e_nus-m
 METRICS = ('mAP', 'NDS', 'mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')
 # ablation name -> (config, extra --cfg-options); each removes one distillation term
 ABLATIONS = {
+    'student_without_distillation': (STUDENT, []),
     'no_distill_camera': (DISTILLER, ['model.loss_distill_camera=None']),
     'no_distill_lidar': (DISTILLER, ['model.loss_distill_lidar=None',
                                      'model.lidar_adapter=None']),
     'no_distill_fused': (DISTILLER, ['model.loss_distill_fused=None']),
     'no_distill_prediction': (DISTILLER, ['model.loss_distill_heatmap=None',
                                           'model.loss_distill_reg=None']),
-    'student_without_distillation': (STUDENT, []),
 }
 
 
