@@ -48,6 +48,8 @@ def main() -> None:
     parser.add_argument('--samples-per-scene', type=int, default=4)
     parser.add_argument('--epochs', type=int, default=60)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--cfg-options', nargs='+', default=[],
+                        help='extra options for every run')
     args = parser.parse_args()
     out = osp.abspath(args.out)
     root = osp.join(out, 'data', 'nuscenes')  # mmdet3d's converter needs .../data/nuscenes
@@ -55,8 +57,8 @@ def main() -> None:
     results = []
     for config in args.configs:
         name = osp.basename(config)[:-3]
-        results.append(train_and_test(name, config, args.seed, data_options(root), out,
-                                      args.epochs))
+        results.append(train_and_test(name, config, args.seed,
+                                      data_options(root) + args.cfg_options, out, args.epochs))
     lines = [f'Trained and scored on the same {2 * args.samples_per_scene} samples '
              f'({args.epochs} epochs):', '', '| config | ' + ' | '.join(METRICS) + ' |',
              '|---|' + '---|' * len(METRICS)]
