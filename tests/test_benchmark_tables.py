@@ -23,10 +23,14 @@ def test_summary_keeps_one_value_per_seed_and_the_table_states_gain_and_gap():
     assert summary['models']['simdistill']['seeds'] == [0, 1]
     table = distill_gain.markdown(summary)
     assert '| camera_baseline | 2 | 0.1200 ± 0.0400 | 0.2100 ± 0.0200 |' in table
-    # gain 0.21 - 0.12 = +9.0 points; largest spread 4.0; gap 0.50 - 0.12 = 0.38 -> 24 %
-    assert 'mAP gain of SimDistill over the camera baseline: +9.0 points (largest seed ' \
-           'spread 4.0)' in table
+    # gain 0.21 - 0.12 = +9.0 points; largest spread 4.0 (< 9.0 / 2); gap 0.38 -> 24 %
+    assert 'mAP difference SimDistill − camera baseline: +9.0 points (largest seed spread ' \
+           '4.0: above twice the spread)' in table
+    assert 'NDS difference SimDistill − camera baseline: +8.0 points (largest seed spread ' \
+           '2.0: above twice the spread)' in table
     assert 'gap closed: 24 %' in table
+    single = distill_gain.markdown(distill_gain.summarise(runs[:2] + runs[3:4], 12, [0]))
+    assert 'no spread measured, not a gain yet' in single
 
 
 def test_the_plan_runs_teacher_first_and_every_ablation_once():

@@ -187,10 +187,16 @@ def markdown(summary: dict) -> str:
         for metric in ('mAP', 'NDS'):
             gain = statistics.mean(models['simdistill'][metric]) - statistics.mean(
                 models['camera_baseline'][metric])
-            spread = max(max(v) - min(v) for v in (models['simdistill'][metric],
-                                                    models['camera_baseline'][metric]))
-            lines.append(f'- {metric} gain of SimDistill over the camera baseline: '
-                         f'{100 * gain:+.1f} points (largest seed spread {100 * spread:.1f})')
+            values = (models['simdistill'][metric], models['camera_baseline'][metric])
+            if min(len(v) for v in values) < 2:
+                spread_note = 'one seed of one of them: no spread measured, not a gain yet'
+            else:
+                spread = max(max(v) - min(v) for v in values)
+                verdict = 'above' if gain > 2 * spread else 'not above'
+                spread_note = (f'largest seed spread {100 * spread:.1f}: {verdict} twice the '
+                               'spread')
+            lines.append(f'- {metric} difference SimDistill − camera baseline: '
+                         f'{100 * gain:+.1f} points ({spread_note})')
         if 'teacher' in models:
             gap = statistics.mean(models['teacher']['mAP']) - statistics.mean(
                 models['camera_baseline']['mAP'])
