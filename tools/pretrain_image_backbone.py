@@ -49,6 +49,8 @@ def main() -> None:
     cfg, data_cfg = Config.fromfile(args.config), Config.fromfile(args.data_config)
     data_cfg.merge_from_dict(dict(o.split('=', 1) for o in args.cfg_options))
     m = cfg.model
+    # from scratch: the configs' init_cfg point at the file this script writes
+    m.img_backbone.init_cfg = m.img_neck.init_cfg = None
     backbone, neck = MODELS.build(m.img_backbone), MODELS.build(m.img_neck)
     backbone.init_weights(), neck.init_weights()
     preprocessor = MODELS.build(dict(m.data_preprocessor, voxel=False))
