@@ -52,7 +52,7 @@ ABLATIONS = {
 def schedule_options(epochs: int) -> List[str]:
     return [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
             f'param_scheduler.1.T_max={epochs}', f'param_scheduler.1.end={epochs}',
-            f'default_hooks.checkpoint.interval=1']
+            'default_hooks.checkpoint.interval=1']
 
 
 def config_fingerprint(config: str, cfg_options: List[str]) -> str:

@@ -23,7 +23,7 @@ LIDAR_ONLY = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.
 
 
 def data_options(root: str) -> list:
-    options = [f'train_dataloader.dataset.ann_file=nuscenes_infos_val.pkl']
+    options = ['train_dataloader.dataset.ann_file=nuscenes_infos_val.pkl']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         options.append(f'{loader}.dataset.data_root={root}/')
     for evaluator in ('val_evaluator', 'test_evaluator'):

@@ -132,7 +132,7 @@ def main() -> None:
                  str(args.repeats), '--paper-repeats', str(args.paper_repeats)],
                 check=True, capture_output=True, text=True).stdout
             rows.append(json.loads(out.strip().splitlines()[-1]))
-    print(f'\n| size | model | median ms | ratio to baseline | peak RSS growth MiB | params M |')
+    print('\n| size | model | median ms | ratio to baseline | peak RSS growth MiB | params M |')
     print('|---|---|---|---|---|---|')
     for row in rows:
         base = next(r for r in rows if r['size'] == row['size'] and r['variant'] == 'baseline')

@@ -2,7 +2,6 @@
 from typing import Dict, List
 
 from mmdet3d.registry import MODELS
-from torch import Tensor
 
 from ..view_transforms import stack_camera_matrices
 from .bevfusion import BEVFusion, ConfigType
@@ -106,7 +105,3 @@ class SimDistillStudent(BEVFusion):
         return dict(camera_bev=camera_bev, sim_lidar_bev_raw=sim_raw,
                     sim_lidar_bev=sim_lidar_bev, fused_bev=fused_bev,
                     decoder=self.decode_bev(fused_bev))
-
-    def head_outputs(self, decoder_feats: List[Tensor]):
-        """The head's raw outputs (CenterHead nesting: per task, per level, a dict)."""
-        return self.bbox_head(decoder_feats)
