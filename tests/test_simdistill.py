@@ -234,7 +234,7 @@ def test_transfusion_heatmap_is_split_into_the_students_tasks_class_by_class():
     tasks = ((0, ), (1, 2), (3, 4), (5, ), (6, 7), (8, 9))
     out = teacher_task_heatmaps([[{'heatmap': heatmap}]], 'transfusion', tasks)
     assert [t.shape[1] for t in out] == [1, 2, 2, 1, 2, 2]
-    assert torch.equal(out[4][:, 1], heatmap[:, 7].sigmoid())
+    assert torch.equal(out[4][:, 1], heatmap.sigmoid()[:, 7])  # class 7 = task 4's second
     with pytest.raises(ValueError, match='TransFusion'):
         from simdistill.models.distillers.prediction_distill import head_kind
         head_kind(dict(type='Anchor3DHead'))
