@@ -6,9 +6,9 @@ Each WORK_DIR is a training work dir whose ``test/`` is the ``--work-dir`` of a
 ``tools/test.py`` run (as ``tools/run_pipeline.sh`` does it).
 """
 import argparse
-import os
 import os.path as osp
 
+from simdistill.utils.atomic import atomic_path
 from simdistill.utils.metric_logs import read_nuscenes_metrics
 
 KEYS = ('mAP', 'NDS', 'mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')
@@ -27,10 +27,8 @@ def main():
     table = '\n'.join(lines) + '\n'
     print(table)
     if args.out:
-        tmp = args.out + '.tmp'
-        with open(tmp, 'w') as f:
+        with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
             f.write(table)
-        os.replace(tmp, args.out)
 
 
 if __name__ == '__main__':

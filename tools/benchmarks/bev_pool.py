@@ -18,7 +18,6 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional
@@ -27,6 +26,7 @@ import torch
 
 from simdistill.ops.bev_pool import (BEVGrid, bev_pool, build_plan, extension_status,
                                      get_backend, materialize_index_add)
+from simdistill.utils.atomic import atomic_path
 
 BYTES_FORMULA = (
     'forward: s*(|depth| + |context| + |out|) + 4*(2P + 3I); forward+backward adds '
@@ -258,19 +258,8 @@ def print_table(report: dict) -> None:
 
 
 def write_json(path: str, report: dict) -> None:
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.bev_pool_', suffix='.json')
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(report, f, indent=2)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates it 0600
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        json.dump(report, f, indent=2)
 
 
 def main(argv: Optional[List[str]] = None) -> dict:

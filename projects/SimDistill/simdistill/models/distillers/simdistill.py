@@ -163,10 +163,6 @@ class SimDistill(Base3DDetector):
         self.teacher._apply(fn, *args, **kwargs)
         return self
 
-    def init_weights(self) -> None:
-        """Initialises the student and the adapter; the teacher keeps its checkpoint."""
-        super().init_weights()  # the teacher is not a child: nothing reaches it
-
     def share_plan_cache(self) -> None:
         """One BEV-pool plan cache for every LSS of teacher and student.
 
