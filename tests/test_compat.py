@@ -127,3 +127,37 @@ def test_sparse_encoder_forward_backward_on_cpu():
     out.sum().backward()
     assert feats.grad is not None and torch.isfinite(feats.grad).all()
     assert feats.grad.abs().sum() > 0
+
+
+def test_centerhead_heatmap_starts_at_the_focal_prior():
+    """CenterHead's task heads get initialised (mmdet3d 1.4 skips them) and each heatmap's last
+    conv gets PyTorch's default weights: logits start near init_bias, as in CenterPoint."""
+    from mmdet3d.registry import MODELS
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet3d')
+    torch.manual_seed(0)
+    tasks = [dict(num_class=1, class_names=['car']), dict(num_class=2, class_names=['a', 'b'])]
+    head = MODELS.build(
+        dict(
+            type='CenterHead', in_channels=64, tasks=tasks, share_conv_channel=32,
+            common_heads=dict(reg=(2, 2)),
+            separate_head=dict(type='SeparateHead', head_conv=32, init_bias=-2.19,
+                               final_kernel=3),
+            bbox_coder=dict(type='CenterPointBBoxCoder', pc_range=[-51.2, -51.2],
+                            voxel_size=[0.2, 0.2], out_size_factor=4, code_size=9)))
+    head.init_weights()
+    for task_head in head.task_heads:
+        conv = task_head.heatmap[-1]
+        assert torch.equal(conv.bias.detach(), torch.full_like(conv.bias, -2.19))
+        fan_in = conv.in_channels * conv.kernel_size[0] * conv.kernel_size[1]
+        # kaiming_uniform(a=sqrt(5)) = U(-b, b), b = 1/sqrt(fan_in): std b/sqrt(3)
+        expected_std = 1 / np.sqrt(3 * fan_in)
+        assert abs(conv.weight.std().item() / expected_std - 1) < 0.1
+    head.train()
+    with torch.no_grad():
+        outs = head([torch.randn(2, 64, 32, 32)])
+    for task_out in outs:
+        prob = task_out[0]['heatmap'].sigmoid()
+        # sigmoid(-2.19) = 0.10; mmdet3d 1.4's Kaiming init puts a third of the cells above 0.9
+        assert abs(prob.mean().item() - 0.10) < 0.03
+        assert (prob > 0.5).float().mean().item() < 0.01

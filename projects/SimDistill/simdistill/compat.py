@@ -19,7 +19,13 @@ loads a checkpoint). Every shim is idempotent and narrow: none switches a safety
    descends only through children that have ``init_weights``; ``CenterHead.task_heads`` is a
    plain ``nn.ModuleList``, so no ``SeparateHead.init_weights`` ever runs and the heatmap bias
    keeps its random init instead of ``init_bias`` (-2.19): the first heatmap losses are then
-   hundreds of times too large. The shim initialises the task heads after the head.
+   hundreds of times too large. The shim initialises the task heads after the head. Then it
+   gives each heatmap's last conv PyTorch's default weight init, as CenterPoint and mmdet3d
+   0.x (SimDistill's and BEVFusion's stack) do: 1.x's ``SeparateHead`` puts it under its
+   Kaiming ``init_cfg`` (fan-out of 1-2 classes), which makes the initial logits spread with
+   a standard deviation of ~5, so about a third of all cells start at p > 0.9 instead of
+   p = sigmoid(-2.19) = 0.1; the first focal losses are ~1000 and the huge clipped gradients
+   set back training (and left a one-epoch model predicting non-finite boxes).
 """
 import logging
 import pickle
@@ -158,6 +164,9 @@ def patch_centerhead_init() -> None:
         for task_head in self.task_heads:
             if not getattr(task_head, 'is_init', False):
                 task_head.init_weights()
+                heatmap_out = task_head.heatmap[-1]
+                heatmap_out.reset_parameters()
+                torch.nn.init.constant_(heatmap_out.bias, task_head.init_bias)
 
     CenterHead.init_weights = init_weights
     _APPLIED.add('centerhead')
