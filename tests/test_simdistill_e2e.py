@@ -1,6 +1,7 @@
 """End to end on the synthetic data: the mmengine runner trains the CPU distiller against a
 teacher trained by tools/train.py, validates the student with NuScenesMetric, saves no teacher;
 the exported student loads into tools/test.py with the student config and scores the same."""
+import json
 import os.path as osp
 import sys
 
@@ -64,14 +65,42 @@ def test_distiller_checkpoint_holds_no_teacher_and_validates_with_the_devkit(dis
         assert f'"loss_distill_{term}"' in scalars, term
 
 
-def test_exported_student_scores_what_the_distiller_scored(distilled, nuscenes_infos):
+@pytest.fixture(scope='module')
+def exported_student(distilled, nuscenes_infos):
+    """The student's weights exported from the distiller checkpoint and scored by
+    tools/test.py with the student config."""
     out = osp.join(distilled['work_dir'], 'student.pth')
     run([sys.executable, 'tools/model_converters/export_student.py',
          osp.join(distilled['work_dir'], 'epoch_1.pth'), out])
     test_dir = osp.join(distilled['work_dir'], 'student_test')
     run([sys.executable, 'tools/test.py', STUDENT, out, '--work-dir', test_dir, '--cfg-options',
          *data_options(nuscenes_infos)])
-    student, distiller = read_nuscenes_metrics(test_dir), read_nuscenes_metrics(
+    return dict(checkpoint=out, metrics=read_nuscenes_metrics(test_dir))
+
+
+def test_exported_student_scores_what_the_distiller_scored(distilled, exported_student):
+    student, distiller = exported_student['metrics'], read_nuscenes_metrics(
         distilled['work_dir'])
     assert student['mAP'] == pytest.approx(distiller['mAP'], abs=1e-9)
     assert student['NDS'] == pytest.approx(distiller['NDS'], abs=1e-9)
+
+
+def test_onnx_student_scores_what_pytorch_scored(exported_student, nuscenes_infos, tmp_path):
+    """tools/deployment: export the trained student, run it in onnxruntime over mini_val; the
+    devkit scores it as tools/test.py scored the PyTorch student."""
+    pytest.importorskip('onnxruntime')
+    onnx_file = str(tmp_path / 'student.onnx')
+    options = ['--cfg-options', *data_options(nuscenes_infos)]
+    run([sys.executable, 'tools/deployment/export_onnx.py', STUDENT,
+         exported_student['checkpoint'], '--out', onnx_file, *options])
+    work_dir = tmp_path / 'onnx_test'
+    run([sys.executable, 'tools/deployment/infer_onnx.py', STUDENT, onnx_file, '--work-dir',
+         str(work_dir), '--num-show', '2', *options])
+    prefix = 'NuScenes metric/pred_instances_3d_NuScenes/'
+    metrics = json.load(open(work_dir / 'metrics.json'))
+    pytorch = exported_student['metrics']
+    assert metrics[prefix + 'mAP'] == pytest.approx(pytorch['mAP'], abs=1e-3)
+    assert metrics[prefix + 'NDS'] == pytest.approx(pytorch['NDS'], abs=1e-3)
+    assert pytorch['NDS'] > 0  # boxes were predicted and matched: the comparison means something
+    assert (work_dir / 'results' / 'pred_instances_3d' / 'results_nusc.json').is_file()
+    assert len(list((work_dir / 'vis').glob('*.png'))) == 2

@@ -16,6 +16,15 @@ LOG_DIR=${SIMDISTILL_LOG_DIR:-$ROOT/work_dirs/setup}
 mkdir -p "$LOG_DIR"
 
 say() { printf '[setup] %s\n' "$*"; }
+# The version pinned for a package in requirements/*.txt (the one place the pins live).
+pin() {
+  local v
+  v=$(sed -n "s/^$1==\([^ #]*\).*/\1/p" "$ROOT"/requirements/*.txt | head -n 1)
+  [ -n "$v" ] || { say "no pin for $1 in requirements/*.txt"; exit 1; }
+  printf '%s' "$v"
+}
+TORCH_PIN=$(pin torch) MMENGINE=$(pin mmengine) MMCV=$(pin mmcv) MMDET=$(pin mmdet)
+MMDET3D=$(pin mmdet3d) DEVKIT=$(pin nuscenes-devkit) SPCONV=$(pin spconv)
 importable() { "$PY" -c "$1" >/dev/null 2>&1; }
 pip_install() { "$PY" -m pip install --disable-pip-version-check -c "$CONSTRAINTS" "$@"; }
 
@@ -23,8 +32,8 @@ pip_install() { "$PY" -m pip install --disable-pip-version-check -c "$CONSTRAINT
 if importable 'import torch'; then
   say "torch $("$PY" -c 'import torch; print(torch.__version__)') already installed"
 else
-  say 'installing torch==2.13.0 (the CPU wheel where one lies on disk)'
-  "$PY" -m pip install --disable-pip-version-check 'torch==2.13.0'
+  say "installing torch==$TORCH_PIN (the CPU wheel where one lies on disk)"
+  "$PY" -m pip install --disable-pip-version-check "torch==$TORCH_PIN"
 fi
 TORCH_VERSION=$("$PY" -c 'import torch; print(torch.__version__.split("+")[0])')
 TORCH_CUDA=$("$PY" -c 'import torch; print(int(torch.version.cuda is not None))')
@@ -40,25 +49,25 @@ if ! importable 'import numpy, setuptools, ninja; assert int(numpy.__version__.s
 fi
 
 # 3. mmengine -----------------------------------------------------------------------------------
-if ! importable 'import mmengine; assert mmengine.__version__ == "0.10.7"'; then
-  say 'installing mmengine 0.10.7'
-  pip_install 'mmengine==0.10.7'
+if ! importable "import mmengine; assert mmengine.__version__ == '$MMENGINE'"; then
+  say "installing mmengine $MMENGINE"
+  pip_install "mmengine==$MMENGINE"
 fi
 
 # 4. mmcv with its compiled ops ------------------------------------------------------------------
-if importable 'import mmcv, mmcv._ext; assert mmcv.__version__ == "2.1.0"'; then
-  say 'mmcv 2.1.0 with compiled ops already installed'
+if importable "import mmcv, mmcv._ext; assert mmcv.__version__ == '$MMCV'"; then
+  say "mmcv $MMCV with compiled ops already installed"
 elif [ "${SIMDISTILL_SKIP_MMCV:-0}" = 1 ]; then
   say 'SIMDISTILL_SKIP_MMCV=1: not building mmcv'
 else
   if [ "$TORCH_CUDA" = 1 ] && command -v nvcc >/dev/null 2>&1; then export FORCE_CUDA=1; fi
   export MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)}
-  say "building mmcv 2.1.0 from source with its ops (FORCE_CUDA=${FORCE_CUDA:-0}); this takes about"
+  say "building mmcv $MMCV from source with its ops (FORCE_CUDA=${FORCE_CUDA:-0}); this takes about"
   say "16 minutes on 2 cores. Progress below is ninja's [done/total]; full log: $LOG_DIR/mmcv-build.log"
   pip_install 'opencv-python-headless' addict yapf pyyaml Pillow packaging
   set +e
   "$PY" -m pip install --disable-pip-version-check -c "$CONSTRAINTS" -v --no-build-isolation \
-      --no-binary mmcv 'mmcv==2.1.0' 2>&1 | tee "$LOG_DIR/mmcv-build.log" | \
+      --no-binary mmcv "mmcv==$MMCV" 2>&1 | tee "$LOG_DIR/mmcv-build.log" | \
     awk '/^ *\[[0-9]+\/[0-9]+\]/ { match($0, /\[[0-9]+\/[0-9]+\]/); n++;
            if (n % 10 == 1) { printf "[setup] mmcv ops compiled %s\n", substr($0, RSTART, RLENGTH); fflush() } }
          /Successfully installed|ERROR|error:/ { print; fflush() }'
@@ -68,21 +77,21 @@ else
 fi
 
 # 5. mmdet, mmdet3d, openmim --------------------------------------------------------------------
-if ! importable 'import mmdet; assert mmdet.__version__ == "3.3.0"'; then
-  say 'installing mmdet 3.3.0'
-  pip_install 'mmdet==3.3.0'
+if ! importable "import mmdet; assert mmdet.__version__ == '$MMDET'"; then
+  say "installing mmdet $MMDET"
+  pip_install "mmdet==$MMDET"
 fi
-if ! importable 'import mmdet3d; assert mmdet3d.__version__ == "1.4.0"'; then
+if ! importable "import mmdet3d; assert mmdet3d.__version__ == '$MMDET3D'"; then
   # --no-deps: mmdet3d 1.4 lists open3d, lyft_dataset_sdk, tensorboard, ... that nothing here
   # imports; install what its nuScenes path really imports instead.
-  say 'installing mmdet3d 1.4.0 (and the parts of its dependencies the nuScenes path uses)'
-  pip_install --no-deps 'mmdet3d==1.4.0'
+  say "installing mmdet3d $MMDET3D (and the parts of its dependencies the nuScenes path uses)"
+  pip_install --no-deps "mmdet3d==$MMDET3D"
   pip_install 'numba' 'plyfile' 'trimesh' 'scikit-image' 'networkx>=2.5' 'lyft_dataset_sdk' --no-deps
   pip_install 'llvmlite' 'pandas' 'imageio' 'tifffile' 'lazy_loader' 'scipy'
 fi
 if ! importable 'import nuscenes; from nuscenes.eval.detection.evaluate import DetectionEval'; then
-  say 'installing nuscenes-devkit 1.2.0'
-  pip_install 'nuscenes-devkit==1.2.0'
+  say "installing nuscenes-devkit $DEVKIT"
+  pip_install "nuscenes-devkit==$DEVKIT"
 fi
 if ! importable 'import mim'; then
   say 'installing openmim'
@@ -97,12 +106,16 @@ elif [ "$TORCH_CUDA" = 1 ]; then
   pip_install 'spconv-cu120'
 else
   say 'installing spconv (CPU build)'
-  pip_install 'spconv==2.3.8'
+  pip_install "spconv==$SPCONV"
 fi
 
-# 7. test tools and the plugin ------------------------------------------------------------------
+# 7. test tools, the deployment runtime (ONNX), the plugin -----------------------------------------
 if ! importable 'import pytest, hypothesis'; then
-  pip_install pytest hypothesis
+  pip_install -r "$ROOT/requirements/tests.txt"
+fi
+if ! importable "import onnx, onnxruntime, onnxscript; assert onnx.__version__ == '$(pin onnx)' and onnxruntime.__version__ == '$(pin onnxruntime)'"; then
+  say 'installing onnx, onnxruntime, onnxscript (tools/deployment)'
+  pip_install -r "$ROOT/requirements/deploy.txt"
 fi
 if ! importable 'import simdistill, os; assert os.path.dirname(simdistill.__file__).startswith(os.environ["ROOT"])'; then
   say 'installing the simdistill plugin (editable)'

@@ -18,7 +18,7 @@ from mmengine.utils import ProgressBar
 
 import simdistill  # noqa: F401
 from mmdet3d.registry import DATASETS, MODELS
-from simdistill.visualization import save_sample_figure
+from simdistill.visualization import save_prediction_figure
 
 
 def parse_args():
@@ -47,25 +47,12 @@ def main():
         data = dataset[int(i)]
         with torch.no_grad():
             result = model.test_step(pseudo_collate([data]))[0]
-        pred = result.pred_instances_3d
         ann = dataset.parse_ann_info(dataset.get_data_info(int(i)))
         meta = result.metainfo
-        imgs = data['inputs'].get('img')
-        images = [] if imgs is None else [
-            np.ascontiguousarray(img.numpy().transpose(1, 2, 0)[..., ::-1]).clip(0, 255).astype(
-                np.uint8) for img in imgs
-        ]
-        names = [osp.basename(osp.dirname(p)) for p in meta.get('img_path', [])]
-        points = data['inputs'].get('points')
-        path = osp.join(args.out_dir, f'{meta["sample_idx"]}.png')
-        tmp = path + '.tmp.png'
-        save_sample_figure(
-            tmp, images, np.asarray(meta.get('lidar2img', np.zeros((0, 4, 4)))), names,
-            None if points is None else points.numpy(),
-            ann['gt_bboxes_3d'].corners.numpy(), pred.bboxes_3d.corners.numpy(),
-            pred.scores_3d.numpy(), extent,
+        save_prediction_figure(
+            osp.join(args.out_dir, f'{meta["sample_idx"]}.png'), data, meta,
+            result.pred_instances_3d, ann['gt_bboxes_3d'], extent,
             f'{osp.basename(args.config)} - sample {meta["sample_idx"]}', args.score_thr)
-        os.replace(tmp, path)
         bar.update()
     print(f'\nwrote {len(indices)} figures to {args.out_dir}')
 

@@ -101,5 +101,5 @@ def save_sample_figure(path: str, images: Sequence[np.ndarray], lidar2img: np.nd
     ax.set_title('BEV: ground truth (green), predictions (red)', fontsize=9)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format='png')
     plt.close(fig)

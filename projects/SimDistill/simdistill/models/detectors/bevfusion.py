@@ -3,17 +3,20 @@
 One class covers the three models SimDistill needs: the LiDAR + camera teacher, the LiDAR-only
 model and the camera-only baseline (BEVFusion-C); a branch is absent when its config is.
 """
-from typing import Dict, List, Optional, Sequence
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from mmdet3d.models import Base3DDetector
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
 from torch import Tensor
+from torch.nn import Module
 
 from ..view_transforms import stack_camera_matrices
 from .grid_check import check_bev_grids
 
 ConfigType = Optional[dict]
+# (view transform, image features (B, N, C, h, w)) -> BEV (B, C', ny, nx)
+LiftFn = Callable[[Module, Tensor], Tensor]
 
 
 @MODELS.register_module()
@@ -87,17 +90,42 @@ class BEVFusion(Base3DDetector):
         feat = feats[self.img_neck_out_index] if isinstance(feats, (list, tuple)) else feats
         return feat.view(B, N, *feat.shape[1:])
 
-    def extract_camera_bev(self, batch_inputs_dict: dict, batch_input_metas: List[dict],
-                           view_transform=None) -> Tensor:
-        """Camera BEV ``(B, C, ny, nx)`` from the images (and points, for a depth-aware LSS)."""
+    @staticmethod
+    def images_and_cameras(batch_inputs_dict: dict,
+                           batch_input_metas: List[dict]) -> Tuple[Tensor, Dict[str, Tensor]]:
+        """The batch's images ``(B, N, 3, H, W)`` and stacked camera matrices."""
         imgs = batch_inputs_dict.get('imgs')
         if imgs is None:
             raise KeyError('the camera branch needs inputs["imgs"]: is a multi-view image loader '
                            'in the pipeline and "img" in the Pack3DDetInputs keys?')
-        cameras = stack_camera_matrices(batch_input_metas, imgs.device)
+        return imgs, stack_camera_matrices(batch_input_metas, imgs.device)
+
+    def extract_camera_bev(self, batch_inputs_dict: dict, batch_input_metas: List[dict],
+                           view_transform=None) -> Tensor:
+        """Camera BEV ``(B, C, ny, nx)`` from the images (and points, for a depth-aware LSS)."""
+        imgs, cameras = self.images_and_cameras(batch_inputs_dict, batch_input_metas)
         view_transform = view_transform or self.view_transform
         return view_transform(self.extract_img_feat(imgs), cameras,
                               batch_inputs_dict.get('points'))
+
+    def camera_only_stages(self, img_feats: Tensor, lift: LiftFn) -> Dict[str, object]:
+        """BEV stages of a camera-only model from its image features.
+
+        Args:
+            img_feats: ``(B, N, C, h, w)`` (:meth:`extract_img_feat`).
+            lift: ``(view_transform, img_feats) -> BEV``: runs one LSS; the caller chooses the
+                BEV pool (the batch's plan here, the plan inputs of an exported graph).
+
+        Returns:
+            dict: ``camera_bev``, ``fused_bev`` and ``decoder``, as :meth:`extract_bev_features`.
+        """
+        if self.with_lidar:
+            raise ValueError('camera_only_stages needs a camera-only model; this one has a LiDAR '
+                             'branch')
+        camera_bev = lift(self.view_transform, img_feats)
+        fused_bev = (self.fusion_layer([camera_bev])
+                     if self.fusion_layer is not None else camera_bev)
+        return dict(camera_bev=camera_bev, fused_bev=fused_bev, decoder=self.decode_bev(fused_bev))
 
     def extract_lidar_bev(self, batch_inputs_dict: dict) -> Tensor:
         """LiDAR BEV ``(B, C, ny, nx)`` from the voxelized points."""
@@ -124,6 +152,10 @@ class BEVFusion(Base3DDetector):
             has), ``fused_bev`` ``(B, C_f, ny, nx)`` (the single branch when there is one) and
             ``decoder`` (list of ``(B, C_d, H, W)`` head inputs).
         """
+        if not self.with_lidar:
+            imgs, cameras = self.images_and_cameras(batch_inputs_dict, batch_input_metas)
+            return self.camera_only_stages(self.extract_img_feat(imgs),
+                                           lambda transform, feats: transform(feats, cameras))
         out = {}
         if self.with_camera:
             out['camera_bev'] = self.extract_camera_bev(batch_inputs_dict, batch_input_metas)

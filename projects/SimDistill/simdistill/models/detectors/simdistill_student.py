@@ -3,8 +3,9 @@ from typing import Dict, List
 
 from mmdet3d.registry import MODELS
 
-from ..view_transforms import stack_camera_matrices
-from .bevfusion import BEVFusion, ConfigType
+from torch import Tensor
+
+from .bevfusion import BEVFusion, ConfigType, LiftFn
 from .grid_check import camera_bev_shape
 
 
@@ -90,15 +91,17 @@ class SimDistillStudent(BEVFusion):
             GCM), ``sim_lidar_bev_raw`` (before it), ``fused_bev`` ``(B, C_f, ny, nx)`` and
             ``decoder`` (the head's input maps).
         """
-        imgs = batch_inputs_dict.get('imgs')
-        if imgs is None:
-            raise KeyError('the student needs inputs["imgs"]: is a multi-view image loader in '
-                           'the pipeline and "img" in the Pack3DDetInputs keys?')
-        cameras = stack_camera_matrices(batch_input_metas, imgs.device)
-        img_feats = self.extract_img_feat(imgs)  # once, for both branches
-        camera_bev = self.view_transform(img_feats, cameras)
+        imgs, cameras = self.images_and_cameras(batch_inputs_dict, batch_input_metas)
+        return self.camera_only_stages(self.extract_img_feat(imgs),
+                                       lambda transform, feats: transform(feats, cameras))
+
+    def camera_only_stages(self, img_feats: Tensor, lift: LiftFn) -> Dict[str, object]:
+        """The stages of :meth:`extract_bev_features` from image features ``(B, N, C, h, w)``,
+        each LSS run by ``lift(view_transform, img_feats)`` (see
+        :meth:`BEVFusion.camera_only_stages`)."""
+        camera_bev = lift(self.view_transform, img_feats)
         sim_raw = (camera_bev if self.share_view_transform else
-                   self.sim_lidar_view_transform(img_feats, cameras))
+                   lift(self.sim_lidar_view_transform, img_feats))
         sim_lidar_bev = (self.geometry_compensation(sim_raw)
                          if self.geometry_compensation is not None else sim_raw)
         fused_bev = self.fusion_layer([sim_lidar_bev, camera_bev])

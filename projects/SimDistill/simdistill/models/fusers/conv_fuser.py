@@ -32,7 +32,7 @@ class ConvFuser(nn.Sequential):
         if len(inputs) != len(self.in_channels):
             raise ValueError(f'ConvFuser expects {len(self.in_channels)} inputs, '
                              f'got {len(inputs)}')
-        shapes = [tuple(x.shape) for x in inputs]
+        shapes = [tuple(int(v) for v in x.shape) for x in inputs]  # ints also when traced
         if [s[1] for s in shapes] != self.in_channels or len({s[2:] for s in shapes}) != 1:
             raise ValueError(f'ConvFuser expects channels {self.in_channels} on one grid, got '
                              f'shapes {shapes}')

@@ -1,5 +1,5 @@
 """Lift-splat-shoot view transforms: image features -> BEV features via the BEV pool op."""
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmcv.cnn import ConvModule
@@ -213,12 +213,29 @@ class LSSViewTransform(BaseModule):
                 points: Optional[List[Tensor]] = None) -> Tensor:
         """Image features ``(B, N, C_in, h, w)`` -> BEV ``(B, C * nz, ny', nx')``."""
         self.check_input(img_feats, cameras)
+        plan = self.plan_for(cameras)
+        return self.lift(img_feats, lambda d, c: bev_pool(d, c, plan, impl=self.bev_pool_impl),
+                         cameras, points)
+
+    def lift(self, img_feats: Tensor, pool: Callable[[Tensor, Tensor], Tensor],
+             cameras: Optional[Dict[str, Tensor]] = None,
+             points: Optional[List[Tensor]] = None) -> Tensor:
+        """Depth x context pooled by ``pool``, then the BEV conv stack.
+
+        Args:
+            img_feats: ``(B, N, C_in, h, w)``.
+            pool: ``(depth (B, N, D, h, w), context (B, N, C, h, w))`` -> ``(B, C, nz, ny,
+                nx)``: :func:`bev_pool` with this geometry's plan, or the gather + scatter-add
+                pool of an exported graph.
+            cameras, points: only for a depth-aware LSS (``lidar_depth_channels > 0``).
+
+        Returns:
+            ``(B, C * nz, ny', nx')``.
+        """
         depth, context = self.depth_and_context(img_feats, cameras, points)
         # Under autocast the softmax depth is float32 while the conv context is float16.
-        depth = depth.to(context.dtype)
-        bev = bev_pool(depth, context, self.plan_for(cameras), impl=self.bev_pool_impl)
-        bev = bev.flatten(1, 2)  # (B, C, nz, ny, nx) -> (B, C * nz, ny, nx)
-        return self.downsample(bev)
+        bev = pool(depth.to(context.dtype), context)
+        return self.downsample(bev.flatten(1, 2))  # (B, C, nz, ny, nx) -> (B, C * nz, ny, nx)
 
 
 def project_points(points: Tensor, cameras: Dict[str, Tensor], sample: int) -> Tensor:

@@ -9,6 +9,7 @@ from .checks import check_depth_context, check_geom, check_kernel_dtype, check_p
 from .functions import FusedBEVPool, IntervalBEVPool
 from .grid import BEVGrid
 from .plan import BEVPoolPlan, build_plan
+from .scatter import scatter_pool
 
 PoolFn = Callable[[Tensor, Tensor, BEVPoolPlan], Tensor]
 
@@ -68,6 +69,7 @@ IMPLEMENTATIONS: Dict[str, PoolFn] = {
     'fused': fused_pool,
     'interval': materialized_interval_pool,
     'torch': torch_pool,
+    'scatter': scatter_pool,
 }
 
 
@@ -85,7 +87,8 @@ def bev_pool(depth: Tensor, context: Tensor, plan: BEVPoolPlan, impl: str = 'fus
         impl: a name in :data:`IMPLEMENTATIONS`: ``'fused'`` (compiled, never materialises
             the frustum; float32/float64 on CPU, also float16/bfloat16 on CUDA),
             ``'interval'`` (materialised frustum + compiled interval sums, BEVFusion-style) or
-            ``'torch'`` (pure PyTorch, any float dtype).
+            ``'torch'`` (pure PyTorch, any float dtype) or ``'scatter'`` (gather + scatter-add,
+            what an ONNX graph holds; see :mod:`.scatter`).
 
     Returns:
         ``(B, C, Z, Y, X)`` BEV feature (rows y, columns x), differentiable w.r.t. ``depth``

@@ -1,0 +1,132 @@
+"""The deployable camera-only detector as one traceable module, and its shared post-processing.
+
+A deployed camera-only model (the SimDistill student or the camera baseline) is
+
+    images (B, N, 3, H, W), BEV-pool plan  ->  [exported graph]  ->  raw CenterHead maps
+    raw maps, camera metas                 ->  :func:`decode_head_outputs`  ->  3D boxes
+
+The BEV pool's plan (which frustum point falls in which BEV cell) depends only on the cameras:
+it is computed outside the graph from the calibration, once per vehicle (by the same
+``LSSViewTransform.plan_for`` the PyTorch model uses), and passed in as three index inputs;
+inside the graph the pool is a gather and a scatter-add (ONNX ``Gather`` and
+``ScatterElements(reduction='add')``), so stock runtimes run it without a custom op. The
+geometry compensation's deformable attention runs through mmcv's PyTorch path
+(``grid_sample`` -> ONNX ``GridSample``). Box decoding and NMS stay in PyTorch, in
+:func:`decode_head_outputs`, which the PyTorch model's ``predict`` path also goes through
+(``CenterHead.predict_by_feat``).
+"""
+from typing import Dict, List, Sequence, Tuple
+
+import torch
+from mmdet3d.models.dense_heads import CenterHead
+from torch import Tensor, nn
+
+from ..models.detectors import BEVFusion
+from ..ops.bev_pool import scatter_pool_indices
+
+PLAN_INPUTS = ('ranks_depth', 'ranks_feat', 'ranks_bev')
+
+
+def head_output_names(bbox_head: CenterHead) -> List[str]:
+    """``task{t}.{map}`` for every task and map of a CenterHead, in graph output order."""
+    return [
+        f'task{t}.{name}' for t, task_head in enumerate(bbox_head.task_heads)
+        for name in task_head.heads
+    ]
+
+
+def flatten_head_outputs(bbox_head: CenterHead, preds: Tuple[List[dict]]) -> List[Tensor]:
+    """CenterHead's ``forward`` output (``[task][level=0][map]``) as one flat list, in the
+    order of :func:`head_output_names`."""
+    return [
+        preds[t][0][name] for t, task_head in enumerate(bbox_head.task_heads)
+        for name in task_head.heads
+    ]
+
+
+def decode_head_outputs(bbox_head: CenterHead, outputs: Sequence[Tensor],
+                        batch_input_metas: List[dict]) -> list:
+    """Boxes from the raw head maps: CenterHead's decoding and NMS (``predict_by_feat``).
+
+    Args:
+        bbox_head: the model's head (only its coder and ``test_cfg`` are used).
+        outputs: the maps in :func:`head_output_names` order, each ``(B, C, H, W)`` (torch
+            tensors or numpy arrays, e.g. from onnxruntime).
+        batch_input_metas: one metainfo dict per sample (``box_type_3d``).
+
+    Returns:
+        list[InstanceData]: per sample ``bboxes_3d``, ``scores_3d``, ``labels_3d``.
+    """
+    names = head_output_names(bbox_head)
+    if len(outputs) != len(names):
+        raise ValueError(f'expected {len(names)} head maps ({", ".join(names)}), got '
+                         f'{len(outputs)}')
+    maps = iter(torch.as_tensor(out) for out in outputs)
+    preds = tuple([{name: next(maps) for name in task_head.heads}]
+                  for task_head in bbox_head.task_heads)
+    return bbox_head.predict_by_feat(preds, batch_input_metas)
+
+
+def check_deployable(model: nn.Module) -> None:
+    """Raises ValueError unless ``model`` is a camera-only BEVFusion / SimDistill student with a
+    CenterHead whose view transforms share one frustum and one BEV grid (one plan)."""
+    if not isinstance(model, BEVFusion) or model.with_lidar or not model.with_camera:
+        raise ValueError(f'only a camera-only model (SimDistillStudent, camera-only BEVFusion) '
+                         f'can be exported, got {type(model).__name__}'
+                         + (' with a LiDAR branch' if getattr(model, 'with_lidar', False) else ''))
+    if not isinstance(model.bbox_head, CenterHead):
+        raise ValueError(f'export supports a CenterHead, got {type(model.bbox_head).__name__}')
+    transforms = view_transforms(model)
+    first = transforms[0]
+    for other in transforms[1:]:
+        if other.grid != first.grid or other.frustum.shape != first.frustum.shape or \
+                not torch.equal(other.frustum, first.frustum):
+            raise ValueError('the view transforms of this model have different frustums or BEV '
+                             'grids; the exported graph takes one BEV-pool plan')
+
+
+def view_transforms(model: BEVFusion) -> list:
+    """The LSS modules a camera-only model runs."""
+    return list(getattr(model, 'view_transforms', [model.view_transform]))
+
+
+class DeployableCameraDetector(nn.Module):
+    """Images + BEV-pool plan -> the raw CenterHead maps of a camera-only model.
+
+    Args:
+        model: a camera-only ``BEVFusion`` or ``SimDistillStudent`` with a CenterHead, in
+            ``eval()`` mode (see :func:`check_deployable`).
+
+    ``forward(imgs, ranks_depth, ranks_feat, ranks_bev)``:
+
+    - ``imgs`` ``(B, N, 3, H, W)`` float32: the images after the model's data preprocessor
+      (RGB, normalised by its mean and std);
+    - ``ranks_*`` ``(P,)`` int64: the plan of the batch's cameras, ``plan_for(cameras)`` of the
+      model's view transform (its ``ranks_depth``, ``ranks_feat``, ``ranks_bev``);
+
+    returns the head maps in :func:`head_output_names` order, each ``(B, C, H', W')``.
+    """
+
+    def __init__(self, model: BEVFusion) -> None:
+        super().__init__()
+        check_deployable(model)
+        self.model = model
+        self.bev_shape = view_transforms(model)[0].grid.shape
+
+    def forward(self, imgs: Tensor, ranks_depth: Tensor, ranks_feat: Tensor,
+                ranks_bev: Tensor) -> Tuple[Tensor, ...]:
+
+        def pool(depth: Tensor, context: Tensor) -> Tensor:
+            return scatter_pool_indices(depth, context, ranks_depth, ranks_feat, ranks_bev,
+                                        self.bev_shape)
+
+        model = self.model
+        stages = model.camera_only_stages(
+            model.extract_img_feat(imgs), lambda transform, feats: transform.lift(feats, pool))
+        return tuple(flatten_head_outputs(model.bbox_head, model.bbox_head(stages['decoder'])))
+
+
+def plan_inputs(model: BEVFusion, cameras: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """The graph's plan inputs for a batch's stacked camera matrices (int64)."""
+    plan = view_transforms(model)[0].plan_for(cameras)
+    return {name: getattr(plan, name).long() for name in PLAN_INPUTS}

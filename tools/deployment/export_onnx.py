@@ -1,0 +1,48 @@
+"""Exports the deployable camera-only student (or the camera baseline) to ONNX.
+
+    python tools/deployment/export_onnx.py CONFIG CHECKPOINT --out student.onnx
+
+``CHECKPOINT`` holds the student's weights alone (``tools/model_converters/export_student.py``
+writes them from a distiller checkpoint). The graph goes from six preprocessed images and the
+BEV-pool plan of their cameras to the CenterHead's raw maps; opset 17, dynamic batch size (see
+``simdistill.deployment``). One test sample (``--sample``) is traced, then run through
+onnxruntime and PyTorch, and the largest difference of the raw maps is printed.
+"""
+import argparse
+
+import torch
+from mmengine.dataset import pseudo_collate
+
+import simdistill  # noqa: F401  (registers the modules)
+from simdistill.deployment import (OPSET, DeployableCameraDetector, ONNXCameraDetector,
+                                   export_onnx, head_output_names, plan_inputs)
+from simdistill.deployment.loading import DictAction, build_model_and_dataset, load_config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--out', required=True, help='the .onnx file to write')
+    parser.add_argument('--sample', type=int, default=0, help='test sample to trace with')
+    parser.add_argument('--opset', type=int, default=OPSET)
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    args = parser.parse_args()
+    cfg = load_config(args.config, args.cfg_options)
+    model, dataset = build_model_and_dataset(cfg, args.checkpoint)
+    data = model.data_preprocessor(pseudo_collate([dataset[args.sample]]), False)
+    imgs, cameras = model.images_and_cameras(data['inputs'],
+                                             [s.metainfo for s in data['data_samples']])
+    export_onnx(model, imgs, cameras, args.out, opset=args.opset)
+    with torch.no_grad():
+        expected = DeployableCameraDetector(model)(imgs, *plan_inputs(model, cameras).values())
+    got = ONNXCameraDetector(args.out, model).run(imgs, cameras)
+    worst = max(float((e - torch.from_numpy(g)).abs().max()) for e, g in zip(expected, got))
+    names = head_output_names(model.bbox_head)
+    print(f'wrote {args.out}: opset {args.opset}, inputs imgs {tuple(imgs.shape[1:])} (batch '
+          f'dynamic) + the BEV-pool plan, {len(names)} head maps; onnxruntime vs PyTorch on '
+          f'sample {args.sample}: max |difference| {worst:.2e}')
+
+
+if __name__ == '__main__':
+    main()
