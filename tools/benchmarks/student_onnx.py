@@ -1,0 +1,104 @@
+"""Latency of the deployed student: PyTorch vs onnxruntime, batch 1, on CPU.
+
+    python tools/benchmarks/student_onnx.py                     # CPU size and paper size
+    python tools/benchmarks/student_onnx.py --sizes cpu --repeats 50
+
+For each size the SimDistill student is built from its config with random weights (time does
+not depend on the values), exported with ``simdistill.deployment.export_onnx`` and run on six
+random images with a nuScenes camera rig (``student_latency.camera_metas``) up to the head's raw
+maps, box decoding and NMS excluded: in PyTorch its own ``eval()`` forward under ``no_grad``
+(BEV pool: the compiled kernel, plan cached), in onnxruntime the exported graph (plan inputs
+computed once, as a car with a fixed rig would). Median of ``--repeats`` runs after one warm-up,
+both in one process, so the ratio is comparable. Prints a table and writes
+``tools/benchmarks/results/student_onnx.json`` (atomically).
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import platform
+import statistics
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from student_latency import ROOT, camera_metas, model_cfg  # noqa: E402
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def measure(size: str, repeats: int) -> dict:
+    import onnxruntime as ort
+    import torch
+    from mmengine.registry import init_default_scope
+    import simdistill  # noqa: F401
+    from mmdet3d.registry import MODELS
+    from mmdet3d.structures import Det3DDataSample
+    from simdistill.deployment import OPSET, export_onnx, plan_inputs
+    init_default_scope('mmdet3d')
+    torch.manual_seed(0)
+    torch.set_flush_denormal(True)
+    model = MODELS.build(model_cfg(size, 'student')).eval()
+    H, W = model.view_transform.image_size
+    imgs = torch.randn(1, 6, 3, H, W)
+    samples = [Det3DDataSample(metainfo=camera_metas(model.view_transform))]
+    cameras = model.images_and_cameras({'imgs': imgs}, [s.metainfo for s in samples])[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = osp.join(tmp, 'student.onnx')
+        start = time.perf_counter()
+        export_onnx(model, imgs, cameras, path)
+        export_s = time.perf_counter() - start
+        size_mib = os.path.getsize(path) / 2**20
+        session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+    feeds = {'imgs': imgs.numpy(),
+             **{k: v.numpy() for k, v in plan_inputs(model, cameras).items()}}
+    with torch.no_grad():
+        torch_ms = median_ms(lambda: model._forward({'imgs': imgs}, samples), repeats)
+    ort_ms = median_ms(lambda: session.run(None, feeds), repeats)
+    return dict(size=size, image_size=[H, W], bev_shape=list(model.view_transform.bev_shape),
+                opset=OPSET, onnx_mib=size_mib, export_s=export_s, repeats=repeats,
+                pytorch_median_ms=torch_ms, onnxruntime_median_ms=ort_ms,
+                onnxruntime_to_pytorch=ort_ms / torch_ms, plan_points=int(feeds['ranks_bev'].size))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--sizes', nargs='+', default=['cpu', 'paper'], choices=['cpu', 'paper'])
+    parser.add_argument('--repeats', type=int, default=20)
+    parser.add_argument('--paper-repeats', type=int, default=5)
+    parser.add_argument('--out', default=osp.join(ROOT, 'tools/benchmarks/results/'
+                                                        'student_onnx.json'))
+    args = parser.parse_args()
+    sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
+    import onnxruntime
+    import torch
+    from simdistill.utils.atomic import atomic_path
+    rows = []
+    for size in args.sizes:
+        print(f'[student_onnx] {size} ...', flush=True)
+        rows.append(measure(size, args.paper_repeats if size == 'paper' else args.repeats))
+    print('\n| size | input | PyTorch ms | onnxruntime ms | ratio | graph MiB | export s |')
+    print('|---|---|---|---|---|---|---|')
+    for r in rows:
+        print(f'| {r["size"]} | 6 x {r["image_size"][0]}x{r["image_size"][1]} | '
+              f'{r["pytorch_median_ms"]:.0f} | {r["onnxruntime_median_ms"]:.0f} | '
+              f'{r["onnxruntime_to_pytorch"]:.2f} | {r["onnx_mib"]:.0f} | {r["export_s"]:.0f} |')
+    result = dict(benchmark='student_onnx', batch=1, device='cpu',
+                  torch_threads=torch.get_num_threads(), onnxruntime=onnxruntime.__version__,
+                  machine=platform.processor() or platform.machine(), rows=rows)
+    with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
+        json.dump(result, f, indent=1)
+    print(f'wrote {args.out}')
+
+
+if __name__ == '__main__':
+    main()
