@@ -5,7 +5,8 @@
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_train.sh CONFIG 8 ...
 #
 # Runs GPUS processes per node with torchrun. Without CUDA the processes use the gloo backend
-# (the configs say nccl), so the same command runs a CPU-only machine's DDP.
+# (the configs say nccl) on CPU modules (no device ids), so the same command runs a CPU-only
+# machine's DDP.
 set -euo pipefail
 CONFIG=$1
 GPUS=$2
@@ -17,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PY=${PYTHON:-python3}
 BACKEND=()
 if ! "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
-  BACKEND=(--cfg-options env_cfg.dist_cfg.backend=gloo)
+  BACKEND=(--cfg-options env_cfg.dist_cfg.backend=gloo model_wrapper_cfg.device_ids=None)
 fi
 exec "$PY" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
   --master_addr="$MASTER_ADDR" --master_port="$PORT" --nproc_per_node="$GPUS" \

@@ -172,11 +172,37 @@ def patch_centerhead_init() -> None:
     _APPLIED.add('centerhead')
 
 
+# --------------------------------------------------------------------------------------------
+# 4. DDP on CPU
+# --------------------------------------------------------------------------------------------
+def patch_cpu_distributed_init() -> None:
+    """Lets mmengine's PyTorch launcher initialise ``gloo`` on a CPU-only torch (0.10.7)."""
+    if 'dist' in _APPLIED or torch.cuda.is_available():
+        return
+    from mmengine.dist import utils
+    original = utils._init_dist_pytorch
+
+    def _init_dist_pytorch(backend, *args, **kwargs) -> None:
+        if backend == 'nccl':
+            raise ValueError('the nccl backend needs CUDA; on CPU set '
+                             'env_cfg.dist_cfg.backend=gloo (tools/dist_train.sh does)')
+        set_device = torch.cuda.set_device
+        torch.cuda.set_device = lambda device: None
+        try:
+            original(backend, *args, **kwargs)
+        finally:
+            torch.cuda.set_device = set_device
+
+    utils._init_dist_pytorch = _init_dist_pytorch
+    _APPLIED.add('dist')
+
+
 def apply_all() -> None:
     """Applies every shim above (idempotent)."""
     patch_checkpoint_loading()
     patch_spconv_cpu_stream()
     patch_centerhead_init()
+    patch_cpu_distributed_init()
 
 
 apply_all()
