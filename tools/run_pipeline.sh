@@ -139,24 +139,24 @@ evaluate() {
 }
 
 TEACHER_CKPT=$WORK/teacher/epoch_$EPOCHS.pth
-STUDENT_CKPT=$WORK/student/student_epoch_$EPOCHS.pth
+STUDENT_CKPT=$WORK/simdistill/student_epoch_$EPOCHS.pth
 if has_stage train; then
   # shellcheck disable=SC2046  # init_opts prints two options
   train teacher "$TEACHER" $(init_opts model)
   # shellcheck disable=SC2046
-  train baseline "$BASELINE" $(init_opts model)
+  train camera_baseline "$BASELINE" $(init_opts model)
   # shellcheck disable=SC2046
-  train student "$DISTILLER" "model.teacher_ckpt=$TEACHER_CKPT" $(init_opts model.student)
+  train simdistill "$DISTILLER" "model.teacher_ckpt=$TEACHER_CKPT" $(init_opts model.student)
   if [ ! -f "$STUDENT_CKPT" ]; then
     say "exporting the deployable student -> $STUDENT_CKPT"
-    python3 tools/model_converters/export_student.py "$WORK/student/epoch_$EPOCHS.pth" "$STUDENT_CKPT"
+    python3 tools/model_converters/export_student.py "$WORK/simdistill/epoch_$EPOCHS.pth" "$STUDENT_CKPT"
   fi
 fi
 
 if has_stage test; then
   evaluate teacher "$TEACHER" "$TEACHER_CKPT"
-  evaluate baseline "$BASELINE" "$WORK/baseline/epoch_$EPOCHS.pth"
-  evaluate student "$STUDENT" "$STUDENT_CKPT"
+  evaluate camera_baseline "$BASELINE" "$WORK/camera_baseline/epoch_$EPOCHS.pth"
+  evaluate simdistill "$STUDENT" "$STUDENT_CKPT"
 fi
 
 if has_stage report; then
@@ -165,9 +165,9 @@ if has_stage report; then
   [ "${QUICK:-0}" = 1 ] && NOTE='**QUICK=1**: tiny data and one epoch; this report checks that the stages run end to end, its numbers mean nothing.'
   timed report python3 tools/make_report.py --work-dir "$WORK" \
     --model teacher "$TEACHER" "$TEACHER_CKPT" "$WORK/teacher/test" \
-    --model baseline "$BASELINE" "$WORK/baseline/epoch_$EPOCHS.pth" "$WORK/baseline/test" \
-    --model student "$STUDENT" "$STUDENT_CKPT" "$WORK/student/test" \
-    --student-train-dir "$WORK/student" --times "$TIMES" --schedule "$SCHEDULE" \
+    --model camera_baseline "$BASELINE" "$WORK/camera_baseline/epoch_$EPOCHS.pth" \
+    "$WORK/camera_baseline/test" --model simdistill "$STUDENT" "$STUDENT_CKPT" "$WORK/simdistill/test" \
+    --student-train-dir "$WORK/simdistill" --times "$TIMES" --schedule "$SCHEDULE" \
     --benchmark tools/benchmarks/results/distill_gain.json --note "$NOTE" \
     --cfg-options "${DATA_OPTS[@]}"
   say "done: $WORK/report.md"

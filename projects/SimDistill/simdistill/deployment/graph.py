@@ -22,6 +22,7 @@ from mmdet3d.models.dense_heads import CenterHead
 from torch import Tensor, nn
 
 from ..models.detectors import BEVFusion
+from ..models.detectors.finite_boxes import drop_non_finite_boxes
 from ..ops.bev_pool import scatter_pool_indices
 
 PLAN_INPUTS = ('ranks_depth', 'ranks_feat', 'ranks_bev')
@@ -55,7 +56,8 @@ def decode_head_outputs(bbox_head: CenterHead, outputs: Sequence[Tensor],
         batch_input_metas: one metainfo dict per sample (``box_type_3d``).
 
     Returns:
-        list[InstanceData]: per sample ``bboxes_3d``, ``scores_3d``, ``labels_3d``.
+        list[InstanceData]: per sample ``bboxes_3d``, ``scores_3d``, ``labels_3d``; boxes with
+        non-finite values dropped, as in the PyTorch model's ``predict``.
     """
     names = head_output_names(bbox_head)
     if len(outputs) != len(names):
@@ -64,7 +66,7 @@ def decode_head_outputs(bbox_head: CenterHead, outputs: Sequence[Tensor],
     maps = iter(torch.as_tensor(out) for out in outputs)
     preds = tuple([{name: next(maps) for name in task_head.heads}]
                   for task_head in bbox_head.task_heads)
-    return bbox_head.predict_by_feat(preds, batch_input_metas)
+    return drop_non_finite_boxes(bbox_head.predict_by_feat(preds, batch_input_metas))
 
 
 def check_deployable(model: nn.Module) -> None:

@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.nn import Module
 
 from ..view_transforms import stack_camera_matrices
+from .finite_boxes import drop_non_finite_boxes
 from .grid_check import check_bev_grids
 
 ConfigType = Optional[dict]
@@ -185,7 +186,7 @@ class BEVFusion(Base3DDetector):
     def predict(self, batch_inputs_dict: dict, batch_data_samples: List[Det3DDataSample],
                 **kwargs) -> List[Det3DDataSample]:
         feats = self.extract_feat(batch_inputs_dict, self.metas(batch_data_samples))
-        results = self.bbox_head.predict(feats, batch_data_samples)
+        results = drop_non_finite_boxes(self.bbox_head.predict(feats, batch_data_samples))
         return self.add_pred_to_datasample(batch_data_samples, results)
 
     def _forward(self, batch_inputs_dict: dict,
