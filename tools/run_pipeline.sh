@@ -31,6 +31,7 @@ if [ "${QUICK:-0}" = 1 ]; then
   MAX_SWEEPS=1
   PRETRAIN_EPOCHS=1
   EPOCHS=1
+  QUICK_OPTS=(default_hooks.logger.interval=1)  # a loss record per iteration for the curves
   SCHEDULE='1 epoch on tiny data (QUICK=1: a check that the stages run, not a result)'
 else
   WORK=${WORK_DIR:-work_dirs/quickstart}
@@ -39,6 +40,7 @@ else
   MAX_SWEEPS=10
   PRETRAIN_EPOCHS=20
   EPOCHS=${EPOCHS:-8}
+  QUICK_OPTS=()
   SCHEDULE="$EPOCHS epochs at batch 2 (the benchmark: 12)"
 fi
 if [ "${QUICK:-0}" = 1 ]; then
@@ -122,7 +124,7 @@ train() {
   fi
   say "$name: training, or resuming (log: $WORK/$name)"
   timed "train $name" python3 tools/train.py "$config" --work-dir "$WORK/$name" --resume \
-    --cfg-options "${DATA_OPTS[@]}" "${SCHEDULE_OPTS[@]}" "$@"
+    --cfg-options "${DATA_OPTS[@]}" "${SCHEDULE_OPTS[@]}" "${QUICK_OPTS[@]}" "$@"
 }
 # evaluate NAME CONFIG CKPT: tools/test.py into $WORK/NAME/test (the devkit's metrics)
 evaluate() {

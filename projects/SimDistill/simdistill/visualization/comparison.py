@@ -85,8 +85,9 @@ def save_loss_curves(path: str, records: Sequence[dict], title: str) -> Dict[str
     for key in sorted({k for r in records for k in r if k.startswith('loss_distill_')}):
         curves[key] = [r.get(key, np.nan) for r in records]
     fig, ax = plt.subplots(figsize=(8, 4.5))
+    marker = 'o' if len(steps) < 30 else None  # a short run's few records stay visible
     for name, values in curves.items():
-        ax.plot(steps, values, label=name, lw=1.2)
+        ax.plot(steps, values, label=name, lw=1.2, marker=marker, ms=3)
     ax.set_yscale('log')
     ax.set_xlabel('iteration')
     ax.set_ylabel('loss (logged window mean)')
