@@ -1,4 +1,5 @@
 """Runner extensions of SimDistill (registered on import)."""
 from .denormal_hook import FlushDenormalHook
+from .non_finite import NamesNonFiniteLosses, NonFiniteGuardOptimWrapper
 
-__all__ = ['FlushDenormalHook']
+__all__ = ['FlushDenormalHook', 'NamesNonFiniteLosses', 'NonFiniteGuardOptimWrapper']

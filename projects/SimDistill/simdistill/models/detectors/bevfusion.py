@@ -11,6 +11,7 @@ from mmdet3d.structures import Det3DDataSample
 from torch import Tensor
 from torch.nn import Module
 
+from ...engine.non_finite import NamesNonFiniteLosses
 from ..view_transforms import stack_camera_matrices
 from .finite_boxes import drop_non_finite_boxes
 from .grid_check import check_bev_grids
@@ -21,7 +22,7 @@ LiftFn = Callable[[Module, Tensor], Tensor]
 
 
 @MODELS.register_module()
-class BEVFusion(Base3DDetector):
+class BEVFusion(NamesNonFiniteLosses, Base3DDetector):
     """Multi-modal BEV detector (BEVFusion, Liu et al. 2023) with registry-built parts.
 
     Camera branch: ``img_backbone`` -> ``img_neck`` (level ``img_neck_out_index``) ->

@@ -7,6 +7,7 @@ from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
 from torch import Tensor, nn
 
+from ...engine.non_finite import NamesNonFiniteLosses
 from ...ops.bev_pool import BEVPoolPlanCache
 from ...utils.state_dicts import select_prefix
 from ..detectors.grid_check import check_bev_grids, head_map_shape
@@ -39,7 +40,7 @@ class _Hidden:
 
 
 @MODELS.register_module()
-class SimDistill(Base3DDetector):
+class SimDistill(NamesNonFiniteLosses, Base3DDetector):
     """Trains a :class:`SimDistillStudent` against a frozen BEVFusion teacher.
 
     Every training step runs the teacher (points + images, under ``no_grad``, in ``eval()``)
