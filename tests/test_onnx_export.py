@@ -59,7 +59,8 @@ def batch_of(model, cfg, batch_size, seed=0):
 
 def match_boxes(a, b):
     """Largest difference between each box of ``a`` and its closest same-class box of ``b``
-    (centre, size, yaw, velocity and score), in both directions."""
+    (centre, size, yaw, velocity and score), in both directions; relative to the value above
+    magnitude 1 (an unconverged head decodes sizes as exp() of large logits)."""
     worst = 0.0
     for x, y in ((a, b), (b, a)):
         vx = torch.cat([x.bboxes_3d.tensor, x.scores_3d[:, None]], 1)
@@ -67,7 +68,7 @@ def match_boxes(a, b):
         for label in x.labels_3d.unique():
             px, py = vx[x.labels_3d == label], vy[y.labels_3d == label]
             assert len(py), f'class {int(label)} missing on one side'
-            dist = (px[:, None] - py[None]).abs().amax(-1)
+            dist = ((px[:, None] - py[None]).abs() / px[:, None].abs().clamp(min=1)).amax(-1)
             worst = max(worst, float(dist.amin(1).max()))
     return worst
 
