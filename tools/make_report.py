@@ -11,6 +11,7 @@ run (whose log holds the NuScenesMetric result); the names ``camera_baseline`` a
 under ``<work-dir>/report/`` (atomically).
 """
 import argparse
+import glob
 import json
 import os.path as osp
 import sys
@@ -24,6 +25,7 @@ import simdistill  # noqa: F401  (registers the modules)
 from simdistill.deployment.loading import DictAction, build_model_and_dataset, load_config
 from simdistill.utils.atomic import atomic_path
 from simdistill.utils.metric_logs import read_nuscenes_metrics
+from simdistill.visualization import camera_names, network_images
 from simdistill.visualization.comparison import (read_scalar_log, save_comparison_figure,
                                                  save_loss_curves)
 
@@ -79,14 +81,11 @@ def pictures(specs: Dict[str, tuple], cfg_options: dict, out_dir: str, num: int,
         data = dataset[index]
         meta = data['data_samples'].metainfo
         ann = dataset.parse_ann_info(dataset.get_data_info(index))
-        images = [np.ascontiguousarray(img.numpy().transpose(1, 2, 0)[..., ::-1]).clip(
-            0, 255).astype(np.uint8) for img in data['inputs']['img']]
         points = data['inputs'].get('points')
         path = osp.join(out_dir, f'compare_{meta["sample_idx"]}.png')
         with atomic_path(path) as tmp:
             save_comparison_figure(
-                tmp, images, np.asarray(meta['lidar2img']),
-                [osp.basename(osp.dirname(p)) for p in meta['img_path']],
+                tmp, network_images(data), np.asarray(meta['lidar2img']), camera_names(meta),
                 None if points is None else points.numpy(),
                 ann['gt_bboxes_3d'].corners.numpy(),
                 [(name, *preds[name][k]) for name in specs],
@@ -142,9 +141,8 @@ def main() -> None:
     specs = {name: (m['config'], m['checkpoint']) for name, m in models.items()}
     for path in pictures(specs, args.cfg_options, out_dir, args.num_pictures, args.score_thr):
         lines.append(f'![{osp.basename(path)}](report/{osp.basename(path)})')
-    scalars = sorted(
-        __import__('glob').glob(osp.join(args.student_train_dir, '*', 'vis_data',
-                                         'scalars.json')), key=osp.getmtime)
+    scalars = sorted(glob.glob(osp.join(args.student_train_dir, '*', 'vis_data', 'scalars.json')),
+                     key=osp.getmtime)
     if scalars:
         curve_path = osp.join(out_dir, 'student_losses.png')
         with atomic_path(curve_path) as tmp:

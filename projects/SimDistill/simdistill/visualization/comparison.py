@@ -38,7 +38,8 @@ def save_comparison_figure(path: str, images: Sequence[np.ndarray], lidar2img: n
             ax = fig.add_subplot(grid[r, n])
             draw_boxes_on_image(ax, image, gt_corners, lidar2img[n], 'tab:green',
                                 camera_names[n] if r == 0 else '')
-            draw_boxes_on_image(ax, image, corners[keep], lidar2img[n], 'tab:red')
+            draw_boxes_on_image(ax, image, corners[keep], lidar2img[n], 'tab:red',
+                                show_image=False)
             if n == 0:
                 ax.text(-0.04, 0.5, name, transform=ax.transAxes, rotation=90, ha='right',
                         va='center', fontsize=11)

@@ -52,9 +52,11 @@ def project_corners(corners: np.ndarray, lidar2img: np.ndarray) -> np.ndarray:
 
 
 def draw_boxes_on_image(ax, image: np.ndarray, corners: np.ndarray, lidar2img: np.ndarray,
-                        color: str, title: str = '') -> None:
-    """Draws the boxes wholly in front of the camera onto one image (RGB, HxWx3)."""
-    ax.imshow(image)
+                        color: str, title: str = '', show_image: bool = True) -> None:
+    """Draws the boxes wholly in front of the camera onto one image (RGB, HxWx3); with
+    ``show_image=False`` onto an axis that already shows it (a second set of boxes)."""
+    if show_image:
+        ax.imshow(image)
     H, W = image.shape[:2]
     for uvd in project_corners(corners, lidar2img):
         if (uvd[:, 2] < 0.5).any():
@@ -66,7 +68,8 @@ def draw_boxes_on_image(ax, image: np.ndarray, corners: np.ndarray, lidar2img: n
             ax.plot(uvd[[i, j], 0], uvd[[i, j], 1], c=color, lw=0.8)
     ax.set_xlim(0, W)
     ax.set_ylim(H, 0)
-    ax.set_title(title, fontsize=8)
+    if title:  # a second call for more boxes keeps the first call's title
+        ax.set_title(title, fontsize=8)
     ax.axis('off')
 
 
