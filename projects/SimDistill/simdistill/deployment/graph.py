@@ -78,18 +78,11 @@ def check_deployable(model: nn.Module) -> None:
                          + (' with a LiDAR branch' if getattr(model, 'with_lidar', False) else ''))
     if not isinstance(model.bbox_head, CenterHead):
         raise ValueError(f'export supports a CenterHead, got {type(model.bbox_head).__name__}')
-    transforms = view_transforms(model)
-    first = transforms[0]
-    for other in transforms[1:]:
-        if other.grid != first.grid or other.frustum.shape != first.frustum.shape or \
-                not torch.equal(other.frustum, first.frustum):
+    first, *others = model.view_transforms
+    for other in others:
+        if other.grid != first.grid or not torch.equal(other.frustum, first.frustum):
             raise ValueError('the view transforms of this model have different frustums or BEV '
                              'grids; the exported graph takes one BEV-pool plan')
-
-
-def view_transforms(model: BEVFusion) -> list:
-    """The LSS modules a camera-only model runs."""
-    return list(getattr(model, 'view_transforms', [model.view_transform]))
 
 
 class DeployableCameraDetector(nn.Module):
@@ -113,7 +106,7 @@ class DeployableCameraDetector(nn.Module):
         super().__init__()
         check_deployable(model)
         self.model = model
-        self.bev_shape = view_transforms(model)[0].grid.shape
+        self.bev_shape = model.view_transform.grid.shape
 
     def forward(self, imgs: Tensor, ranks_depth: Tensor, ranks_feat: Tensor,
                 ranks_bev: Tensor) -> Tuple[Tensor, ...]:
@@ -130,5 +123,5 @@ class DeployableCameraDetector(nn.Module):
 
 def plan_inputs(model: BEVFusion, cameras: Dict[str, Tensor]) -> Dict[str, Tensor]:
     """The graph's plan inputs for a batch's stacked camera matrices (int64)."""
-    plan = view_transforms(model)[0].plan_for(cameras)
+    plan = model.view_transform.plan_for(cameras)
     return {name: getattr(plan, name).long() for name in PLAN_INPUTS}

@@ -37,4 +37,3 @@ def build_model_and_dataset(cfg: Config, checkpoint: Optional[str] = None) -> Tu
                 ) from err
             raise
     return model.eval(), DATASETS.build(cfg.test_dataloader.dataset)
-

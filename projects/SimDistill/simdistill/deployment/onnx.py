@@ -6,6 +6,7 @@ dynamic batch size and plan length. Its metadata records what the graph was buil
 image size, feature size, depth bins, BEV grid, head maps); :class:`ONNXCameraDetector`
 refuses inputs or a model config of another geometry before onnxruntime would fail obscurely.
 """
+import hashlib
 import json
 import os.path as osp
 from typing import Dict, List, Optional
@@ -16,7 +17,7 @@ from torch import Tensor
 
 from ..utils.atomic import atomic_path
 from .graph import (PLAN_INPUTS, DeployableCameraDetector, check_deployable,
-                    decode_head_outputs, head_output_names, plan_inputs, view_transforms)
+                    decode_head_outputs, head_output_names, plan_inputs)
 
 OPSET = 17
 METADATA_KEY = 'simdistill.geometry'
@@ -29,8 +30,7 @@ def geometry_of(model) -> dict:
         dict: ``image_size`` (H, W), ``feature_size`` (h, w), ``depth_bins``, ``frustum_sha``
         (the frustum's bytes, float32), ``bev_grid`` (x/y/z bounds), ``head_outputs``.
     """
-    import hashlib
-    transform = view_transforms(model)[0]
+    transform = model.view_transform
     frustum = transform.frustum.detach().cpu().float().contiguous().numpy()
     return dict(
         image_size=list(transform.image_size),
@@ -58,11 +58,9 @@ def export_onnx(model, imgs: Tensor, cameras: Dict[str, Tensor], out: str,
         dict: the geometry written into the graph's metadata.
     """
     import onnx
-    check_deployable(model)
     if opset < 16:
         raise ValueError(f'opset {opset} < 16: GridSample and ScatterElements(add) need 16')
-    model.eval()
-    graph = DeployableCameraDetector(model).eval()
+    graph = DeployableCameraDetector(model).eval()  # checks the model is deployable
     plan = plan_inputs(model, cameras)
     names = head_output_names(model.bbox_head)
     dynamic = {'imgs': {0: 'batch'}, **{name: {0: 'points'} for name in PLAN_INPUTS},

@@ -77,6 +77,11 @@ class BEVFusion(NamesNonFiniteLosses, Base3DDetector):
     def with_lidar(self) -> bool:
         return self.pts_middle_encoder is not None
 
+    @property
+    def view_transforms(self) -> list:
+        """The LSS modules this model runs."""
+        return [self.view_transform] if self.with_camera else []
+
     # ---------------------------------------------------------------------------------------
     # features
     # ---------------------------------------------------------------------------------------

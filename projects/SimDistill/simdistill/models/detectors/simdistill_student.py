@@ -1,8 +1,7 @@
 """The SimDistill student: a camera-only detector with the teacher's multi-modal shape."""
-from typing import Dict, List
+from typing import Dict
 
 from mmdet3d.registry import MODELS
-
 from torch import Tensor
 
 from .bevfusion import BEVFusion, ConfigType, LiftFn
@@ -78,27 +77,17 @@ class SimDistillStudent(BEVFusion):
         return [self.view_transform] + ([self.sim_lidar_view_transform]
                                         if self.sim_lidar_view_transform is not None else [])
 
-    def extract_bev_features(self, batch_inputs_dict: dict,
-                             batch_input_metas: List[dict]) -> Dict[str, object]:
-        """Every BEV stage of the student, from the images alone.
-
-        Args:
-            batch_inputs_dict: ``imgs`` ``(B, N, 3, H, W)``; anything else (points) is ignored.
-            batch_input_metas: per sample camera matrices (see ``stack_camera_matrices``).
+    def camera_only_stages(self, img_feats: Tensor, lift: LiftFn) -> Dict[str, object]:
+        """Every BEV stage of the student from its image features ``(B, N, C, h, w)`` (computed
+        once for both branches), each LSS run by ``lift(view_transform, img_feats)`` (see
+        :meth:`BEVFusion.camera_only_stages`; ``extract_bev_features`` lifts with the batch's
+        cameras and never passes points on).
 
         Returns:
             dict: ``camera_bev`` and ``sim_lidar_bev`` ``(B, C, ny, nx)`` (the latter after the
             GCM), ``sim_lidar_bev_raw`` (before it), ``fused_bev`` ``(B, C_f, ny, nx)`` and
             ``decoder`` (the head's input maps).
         """
-        imgs, cameras = self.images_and_cameras(batch_inputs_dict, batch_input_metas)
-        return self.camera_only_stages(self.extract_img_feat(imgs),
-                                       lambda transform, feats: transform(feats, cameras))
-
-    def camera_only_stages(self, img_feats: Tensor, lift: LiftFn) -> Dict[str, object]:
-        """The stages of :meth:`extract_bev_features` from image features ``(B, N, C, h, w)``,
-        each LSS run by ``lift(view_transform, img_feats)`` (see
-        :meth:`BEVFusion.camera_only_stages`)."""
         camera_bev = lift(self.view_transform, img_feats)
         sim_raw = (camera_bev if self.share_view_transform else
                    lift(self.sim_lidar_view_transform, img_feats))
