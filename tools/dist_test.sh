@@ -4,23 +4,7 @@
 #   bash tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py arguments...]
 #   NNODES=2 NODE_RANK=0 MASTER_ADDR=10.0.0.1 bash tools/dist_test.sh CONFIG CKPT 8 ...
 #
-# Runs GPUS processes per node with torchrun. Without CUDA the processes use the gloo backend
-# (the configs say nccl) on CPU modules (no device ids), so the same command runs a CPU-only
-# machine's DDP.
+# GPUS processes per node with torchrun; on a machine without CUDA, gloo on CPU (see
+# dist_launch.sh).
 set -euo pipefail
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-127.0.0.1}
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PY=${PYTHON:-python3}
-BACKEND=()
-if ! "$PY" -c 'import sys, torch; sys.exit(not torch.cuda.is_available())'; then
-  BACKEND=(--cfg-options env_cfg.dist_cfg.backend=gloo model_wrapper_cfg.device_ids=None)
-fi
-exec "$PY" -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" \
-  --master_addr="$MASTER_ADDR" --master_port="$PORT" --nproc_per_node="$GPUS" \
-  "$ROOT/tools/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}" "${BACKEND[@]}"
+exec bash "$(dirname "${BASH_SOURCE[0]}")/dist_launch.sh" test.py "$3" "$1" "$2" "${@:4}"
