@@ -129,9 +129,7 @@ def test_sparse_encoder_forward_backward_on_cpu():
     assert feats.grad.abs().sum() > 0
 
 
-def test_centerhead_heatmap_starts_at_the_focal_prior():
-    """CenterHead's task heads get initialised (mmdet3d 1.4 skips them) and each heatmap's last
-    conv gets PyTorch's default weights: logits start near init_bias, as in CenterPoint."""
+def _center_head(type_name):
     from mmdet3d.registry import MODELS
     from mmengine.registry import init_default_scope
     init_default_scope('mmdet3d')
@@ -139,13 +137,28 @@ def test_centerhead_heatmap_starts_at_the_focal_prior():
     tasks = [dict(num_class=1, class_names=['car']), dict(num_class=2, class_names=['a', 'b'])]
     head = MODELS.build(
         dict(
-            type='CenterHead', in_channels=64, tasks=tasks, share_conv_channel=32,
+            type=type_name, in_channels=64, tasks=tasks, share_conv_channel=32,
             common_heads=dict(reg=(2, 2)),
             separate_head=dict(type='SeparateHead', head_conv=32, init_bias=-2.19,
                                final_kernel=3),
             bbox_coder=dict(type='CenterPointBBoxCoder', pc_range=[-51.2, -51.2],
                             voxel_size=[0.2, 0.2], out_size_factor=4, code_size=9)))
     head.init_weights()
+    head.train()
+    return head
+
+
+def _initial_heatmap_probs(head):
+    with torch.no_grad():
+        outs = head([torch.randn(2, 64, 32, 32)])
+    return [task_out[0]['heatmap'].sigmoid() for task_out in outs]
+
+
+def test_prior_init_center_head_starts_at_the_focal_prior():
+    """The project's CenterHead initialises its task heads (mmdet3d 1.4 skips them) and gives
+    each heatmap's last conv PyTorch's default weights: logits start near init_bias, as in
+    CenterPoint."""
+    head = _center_head('PriorInitCenterHead')
     for task_head in head.task_heads:
         conv = task_head.heatmap[-1]
         assert torch.equal(conv.bias.detach(), torch.full_like(conv.bias, -2.19))
@@ -153,11 +166,20 @@ def test_centerhead_heatmap_starts_at_the_focal_prior():
         # kaiming_uniform(a=sqrt(5)) = U(-b, b), b = 1/sqrt(fan_in): std b/sqrt(3)
         expected_std = 1 / np.sqrt(3 * fan_in)
         assert abs(conv.weight.std().item() / expected_std - 1) < 0.1
-    head.train()
-    with torch.no_grad():
-        outs = head([torch.randn(2, 64, 32, 32)])
-    for task_out in outs:
-        prob = task_out[0]['heatmap'].sigmoid()
-        # sigmoid(-2.19) = 0.10; mmdet3d 1.4's Kaiming init puts a third of the cells above 0.9
+    for prob in _initial_heatmap_probs(head):
+        # sigmoid(-2.19) = 0.10
         assert abs(prob.mean().item() - 0.10) < 0.03
         assert (prob > 0.5).float().mean().item() < 0.01
+
+
+def test_importing_the_plugin_leaves_mmdet3d_center_head_unchanged():
+    """mmdet3d's own CenterHead keeps its (Kaiming) initialisation after ``import simdistill``:
+    the plugin changes no upstream model process-wide."""
+    import simdistill  # noqa: F401
+    from mmdet3d.models.dense_heads import CenterHead
+    from simdistill.models.dense_heads import PriorInitCenterHead
+    assert CenterHead.init_weights is not PriorInitCenterHead.init_weights
+    assert 'simdistill' not in CenterHead.init_weights.__module__
+    probs = torch.cat([p.flatten() for p in _initial_heatmap_probs(_center_head('CenterHead'))])
+    # mmdet3d 1.4's init leaves the bias random and the weights Kaiming: far from the prior
+    assert (probs > 0.5).float().mean().item() > 0.05

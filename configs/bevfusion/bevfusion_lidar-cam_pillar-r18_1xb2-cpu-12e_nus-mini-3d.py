@@ -87,7 +87,7 @@ model = dict(
         upsample_cfg=dict(type='deconv', bias=False),
         use_conv_for_no_stride=True),
     bbox_head=dict(
-        type='CenterHead',
+        type='PriorInitCenterHead',
         in_channels=128,
         tasks={{_base_.tasks}},
         common_heads=dict(reg=(2, 2), height=(1, 2), dim=(3, 2), rot=(2, 2), vel=(2, 2)),

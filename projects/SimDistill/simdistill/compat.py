@@ -15,17 +15,12 @@ loads a checkpoint). Every shim is idempotent and narrow: none switches a safety
 2. spconv CPU stream (spconv 2.3.x CPU build, torch CPU build): ``get_current_stream`` asks
    torch for the current CUDA stream, which fails on CPU-only torch; on CPU the stream handle
    is meaningless, so it returns 0 there.
-3. CenterHead initialisation (mmdet3d 1.4.0, mmengine 0.10.7): mmengine's ``init_weights``
-   descends only through children that have ``init_weights``; ``CenterHead.task_heads`` is a
-   plain ``nn.ModuleList``, so no ``SeparateHead.init_weights`` ever runs and the heatmap bias
-   keeps its random init instead of ``init_bias`` (-2.19): the first heatmap losses are then
-   hundreds of times too large. The shim initialises the task heads after the head. Then it
-   gives each heatmap's last conv PyTorch's default weight init, as CenterPoint and mmdet3d
-   0.x (SimDistill's and BEVFusion's stack) do: 1.x's ``SeparateHead`` puts it under its
-   Kaiming ``init_cfg`` (fan-out of 1-2 classes), which makes the initial logits spread with
-   a standard deviation of ~5, so about a third of all cells start at p > 0.9 instead of
-   p = sigmoid(-2.19) = 0.1; the first focal losses are ~1000 and the huge clipped gradients
-   set back training (and left a one-epoch model predicting non-finite boxes).
+3. DDP on CPU (mmengine 0.10.7): the PyTorch launcher calls ``torch.cuda.set_device``
+   before ``init_process_group`` whatever the backend; without CUDA it is skipped (gloo), and
+   nccl is refused with a message.
+
+No shim changes what an upstream model computes: the CenterHead initialisation that mmdet3d
+1.4 gets wrong is the project's own head (``PriorInitCenterHead``), not a patch.
 """
 import logging
 import pickle
@@ -150,30 +145,7 @@ def patch_spconv_cpu_stream() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# 3. CenterHead task heads
-# --------------------------------------------------------------------------------------------
-def patch_centerhead_init() -> None:
-    """Makes ``CenterHead.init_weights`` initialise its ``SeparateHead`` s (mmdet3d 1.4.0)."""
-    if 'centerhead' in _APPLIED:
-        return
-    from mmdet3d.models.dense_heads import CenterHead
-    original = CenterHead.init_weights
-
-    def init_weights(self) -> None:
-        original(self)
-        for task_head in self.task_heads:
-            if not getattr(task_head, 'is_init', False):
-                task_head.init_weights()
-                heatmap_out = task_head.heatmap[-1]
-                heatmap_out.reset_parameters()
-                torch.nn.init.constant_(heatmap_out.bias, task_head.init_bias)
-
-    CenterHead.init_weights = init_weights
-    _APPLIED.add('centerhead')
-
-
-# --------------------------------------------------------------------------------------------
-# 4. DDP on CPU
+# 3. DDP on CPU
 # --------------------------------------------------------------------------------------------
 def patch_cpu_distributed_init() -> None:
     """Lets mmengine's PyTorch launcher initialise ``gloo`` on a CPU-only torch (0.10.7)."""
@@ -201,7 +173,6 @@ def apply_all() -> None:
     """Applies every shim above (idempotent)."""
     patch_checkpoint_loading()
     patch_spconv_cpu_stream()
-    patch_centerhead_init()
     patch_cpu_distributed_init()
 
 

@@ -1,6 +1,8 @@
-"""TransFusion-style detection head and its task utilities (registered on import)."""
+"""Detection heads (TransFusion-style; CenterHead with CenterPoint's init) and their task
+utilities (registered on import)."""
 from .bbox_coder import TransFusionBoxCoder
 from .bev_grid import HeadGrid
+from .center_head import PriorInitCenterHead
 from .heatmap_targets import gaussian_heatmap_targets
 from .match_costs import BEVCenterL1Cost, BoxIoU3DCost
 from .positional_encoding import LearnedBEVPositionalEncoding
@@ -9,6 +11,6 @@ from .transfusion_head import TransFusionHead, gravity_to_boxes
 
 __all__ = [
     'BEVCenterL1Cost', 'BoxIoU3DCost', 'HeadGrid', 'LearnedBEVPositionalEncoding',
-    'TransFusionBoxCoder', 'TransFusionHead', 'gaussian_heatmap_targets', 'gravity_to_boxes',
-    'heatmap_peaks', 'topk_peaks'
+    'PriorInitCenterHead', 'TransFusionBoxCoder', 'TransFusionHead', 'gaussian_heatmap_targets',
+    'gravity_to_boxes', 'heatmap_peaks', 'topk_peaks'
 ]
