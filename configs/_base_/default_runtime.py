@@ -17,6 +17,8 @@ load_from = None
 resume = False
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='Det3DLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-custom_hooks = [dict(type='FlushDenormalHook')]
+# SeedEachEpochHook: a run resumed from an epoch-end checkpoint draws the same augmentations
+# as the uninterrupted run (mmengine reseeds once per process, not per epoch).
+custom_hooks = [dict(type='FlushDenormalHook'), dict(type='SeedEachEpochHook')]
 # mmdet's FPN builds an output conv for every level and the LSS uses one of them.
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=True)

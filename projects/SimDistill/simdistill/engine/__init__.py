@@ -1,5 +1,9 @@
 """Runner extensions of SimDistill (registered on import)."""
 from .denormal_hook import FlushDenormalHook
+from .epoch_seed_hook import SeedEachEpochHook
 from .non_finite import NamesNonFiniteLosses, NonFiniteGuardOptimWrapper
 
-__all__ = ['FlushDenormalHook', 'NamesNonFiniteLosses', 'NonFiniteGuardOptimWrapper']
+__all__ = [
+    'FlushDenormalHook', 'NamesNonFiniteLosses', 'NonFiniteGuardOptimWrapper',
+    'SeedEachEpochHook'
+]
