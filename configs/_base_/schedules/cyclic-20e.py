@@ -1,20 +1,28 @@
-# The paper's schedule (SimDistill / BEVFusion): 20 epochs, AdamW lr 2e-4, weight decay 0.01,
-# gradient clipping 35, cyclic learning rate and momentum (the "cyclic-20e" of mmdet3d).
+# The paper's schedule (SimDistill; BEVFusion's LiDAR-only stage): 20 epochs, AdamW lr 2e-4,
+# weight decay 0.01, gradient clipping 35, and mmcv 1.x's "cyclic" learning rate and momentum
+# with their defaults (BEVFusion configs/nuscenes/det/transfusion/secfpn/default.yaml:
+# `lr_config: policy: cyclic`, `momentum_config: policy: cyclic`): over the first 40 % of the
+# iterations the lr rises by cosine from lr to 10 x lr and AdamW's beta1 falls from 0.9 to
+# 0.9 x 0.85 / 0.95; over the rest the lr falls to 1e-4 x lr and beta1 returns to 0.9.
+# Both targets are ratios of the starting value (eta_min_ratio), as in mmcv 1.x: mmdet3d 1.x's
+# copy gives the momentum targets as absolute values (eta_min=0.85/0.95, then 1), which drives
+# beta1 to 1.0 by the end and freezes AdamW's first moment.
 max_epochs = 20
 lr = 2e-4
+lr_up_epochs = 8  # 40 % of 20
 optim_wrapper = dict(
     type='AmpOptimWrapper',
-    optimizer=dict(type='AdamW', lr=lr, weight_decay=0.01),
+    optimizer=dict(type='AdamW', lr=lr, betas=(0.9, 0.999), weight_decay=0.01),
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [
-    dict(type='CosineAnnealingLR', T_max=8, eta_min=lr * 10, begin=0, end=8, by_epoch=True,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=12, eta_min=lr * 1e-4, begin=8, end=20,
-         by_epoch=True, convert_to_iter_based=True),
-    dict(type='CosineAnnealingMomentum', T_max=8, eta_min=0.85 / 0.95, begin=0, end=8,
-         by_epoch=True, convert_to_iter_based=True),
-    dict(type='CosineAnnealingMomentum', T_max=12, eta_min=1, begin=8, end=20, by_epoch=True,
-         convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min_ratio=10, begin=0,
+         end=lr_up_epochs, by_epoch=True, convert_to_iter_based=True),
+    dict(type='CosineAnnealingLR', eta_min_ratio=1e-4,
+         begin=lr_up_epochs, end=max_epochs, by_epoch=True, convert_to_iter_based=True),
+    dict(type='CosineAnnealingMomentum', eta_min_ratio=0.85 / 0.95,
+         begin=0, end=lr_up_epochs, by_epoch=True, convert_to_iter_based=True),
+    dict(type='CosineAnnealingMomentum', eta_min_ratio=1.0,
+         begin=lr_up_epochs, end=max_epochs, by_epoch=True, convert_to_iter_based=True),
 ]
 train_cfg = dict(by_epoch=True, max_epochs=max_epochs, val_interval=max_epochs)
 val_cfg = dict()
