@@ -13,7 +13,7 @@ norm_2d = dict(type='BN', eps=1e-3, momentum=0.01)
 # (tools/pretrain_image_backbone.py, the "pretrain" stage of tools/run_pipeline.sh), as
 # BEVFusion's Swin-T starts from nuImages: one initialisation for the teacher, the camera
 # baseline and the student. Set both init_cfg to None to train from scratch.
-image_pretrain = 'work_dirs/pretrain/resnet18-half_nus-mini-synthetic_depth-cls.pth'
+image_pretrain = '{{ fileDirname }}/../../work_dirs/pretrain/resnet18-half_nus-mini-synthetic_depth-cls.pth'  # noqa
 
 model = dict(
     type='BEVFusion',

@@ -4,8 +4,10 @@ class_names = [
     'bicycle', 'pedestrian', 'traffic_cone'
 ]
 num_views = 6
-dataset_type = 'NuScenesDataset'
-data_root = 'data/nuscenes/'
+dataset_type = 'CheckedNuScenesDataset'  # mmdet3d's NuScenesDataset, inputs checked
+# Anchored at the repository (this file is configs/_base_/datasets/), so tools/train.py and
+# `mim train` find it from any working directory; real nuScenes goes there too (or a symlink).
+data_root = '{{ fileDirname }}/../../../data/nuscenes/'
 backend_args = None
 data_prefix = dict(
     pts='samples/LIDAR_TOP', sweeps='sweeps/LIDAR_TOP', CAM_FRONT='samples/CAM_FRONT',
@@ -58,7 +60,7 @@ val_dataloader = dict(
     dataset=dict(train_dataset, ann_file='nuscenes_infos_val.pkl', test_mode=True))
 test_dataloader = val_dataloader
 val_evaluator = dict(
-    type='NuScenesMetric',
+    type='CheckedNuScenesMetric',  # mmdet3d's NuScenesMetric, devkit errors name the file
     data_root=data_root,
     ann_file=data_root + 'nuscenes_infos_val.pkl',
     metric='bbox',
