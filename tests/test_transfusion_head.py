@@ -117,7 +117,7 @@ def known_peak_logits() -> torch.Tensor:
 
 
 def test_queries_are_heatmap_peaks():
-    head = make_head()
+    head = make_head(exclude_border_peaks=False)
     logits = known_peak_logits()
     head.heatmap_head = FixedLogits(logits)
     preds = head([torch.randn(2, IN_CHANNELS, NY, NX)])[0][0]
@@ -132,6 +132,19 @@ def test_queries_are_heatmap_peaks():
         assert len(pairs) == NUM_PROPOSALS
         expected_score = logits.sigmoid()[:, 3, 5]
         assert torch.allclose(preds['query_heatmap_score'][b, 0], expected_score)
+
+
+def test_border_peaks_are_excluded_by_default():
+    # upstream's unpadded 3x3 max-pool never proposes a class with a 3x3 window on the
+    # outer ring: the corner peak of class 1 is no query, the inner ones still are
+    head = make_head()
+    head.heatmap_head = FixedLogits(known_peak_logits())
+    preds = head([torch.randn(1, IN_CHANNELS, NY, NX)])[0][0]
+    pairs = set(zip(preds['query_index'][0].tolist(), preds['query_labels'][0].tolist()))
+    assert (23 * NX + 31, 1) not in pairs
+    assert {(3 * NX + 5, 0), (15 * NX + 20, 2)} <= pairs
+    border = [(i, k) for i, k in pairs if i // NX in (0, NY - 1) or i % NX in (0, NX - 1)]
+    assert border == []
 
 
 def test_per_class_nms_kernel():

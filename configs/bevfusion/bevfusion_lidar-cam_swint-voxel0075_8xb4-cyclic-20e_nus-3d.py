@@ -46,7 +46,8 @@ model = dict(
             type='Pretrained',
             checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
             'swin_tiny_patch4_window7_224.pth')),
-    img_neck=dict(type='mmdet.FPN', in_channels=[192, 384, 768], out_channels=256, num_outs=3),
+    # BEVFusion's concatenating top-down FPN (upstream GeneralizedLSSFPN, same weights).
+    img_neck=dict(type='LSSFPNNeck', in_channels=[192, 384, 768], out_channels=256),
     img_neck_out_index=0,  # stride 8
     view_transform=dict(
         type='LSSViewTransform',

@@ -4,9 +4,10 @@ from .bev_encoders import ConvGeometryCompensation, DeformableGeometryCompensati
 from .detectors import BEVFusion, SimDistillStudent, check_bev_grids
 from .distillers import SimDistill
 from .fusers import ConvFuser
+from .necks import LSSFPNNeck
 from .view_transforms import LSSViewTransform
 
 __all__ = [
     'BEVFusion', 'ConvFuser', 'ConvGeometryCompensation', 'DeformableGeometryCompensation',
-    'LSSViewTransform', 'SimDistill', 'SimDistillStudent', 'check_bev_grids'
+    'LSSFPNNeck', 'LSSViewTransform', 'SimDistill', 'SimDistillStudent', 'check_bev_grids'
 ]

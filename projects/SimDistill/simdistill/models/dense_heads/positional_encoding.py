@@ -1,31 +1,32 @@
-"""Learned positional encoding of BEV positions."""
+"""Learned positional encoding of BEV positions (TransFusion's ``PositionEncodingLearned``)."""
 from torch import Tensor, nn
 
 
 class LearnedBEVPositionalEncoding(nn.Module):
-    """An MLP mapping a normalised BEV position to an embedding.
+    """Two 1x1 convs (BN + ReLU between) mapping a BEV position to an embedding.
 
-    One module embeds both the query positions and the BEV cells, so that attention compares
-    them in one space.
+    Same layers and names as upstream's ``PositionEncodingLearned`` (``position_embedding_head``:
+    ``Conv1d``, ``BatchNorm1d``, ``ReLU``, ``Conv1d``), so its weights load unchanged.
 
     Args:
         embed_dims (int): embedding size ``D``.
-        in_dims (int): position size. Defaults to 2 (``(x, y)``).
+        in_dims (int): position size. Defaults to 2 (``(x, y)`` in BEV cells).
     """
 
     def __init__(self, embed_dims: int, in_dims: int = 2) -> None:
         super().__init__()
-        self.mlp = nn.Sequential(
-            nn.Linear(in_dims, embed_dims), nn.ReLU(inplace=True),
-            nn.Linear(embed_dims, embed_dims))
+        self.position_embedding_head = nn.Sequential(
+            nn.Conv1d(in_dims, embed_dims, kernel_size=1), nn.BatchNorm1d(embed_dims),
+            nn.ReLU(inplace=True), nn.Conv1d(embed_dims, embed_dims, kernel_size=1))
 
     def forward(self, pos: Tensor) -> Tensor:
         """Embeds positions.
 
         Args:
-            pos (Tensor): ``(..., in_dims)`` positions, normalised to ``[0, 1]`` over the map.
+            pos (Tensor): ``(B, N, in_dims)`` positions (TransFusion: cell coordinates, not
+                normalised).
 
         Returns:
-            Tensor: ``(..., D)`` embeddings.
+            Tensor: ``(B, N, D)`` embeddings.
         """
-        return self.mlp(pos)
+        return self.position_embedding_head(pos.transpose(1, 2)).transpose(1, 2)

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from torch import Tensor
 
 
-def heatmap_peaks(heatmap: Tensor, kernel_sizes: Sequence[int]) -> Tensor:
+def heatmap_peaks(heatmap: Tensor, kernel_sizes: Sequence[int],
+                  exclude_border: bool = False) -> Tensor:
     """Keeps the local maxima of each class heatmap and zeroes the rest.
 
     A cell is a local maximum of class ``k`` when no cell of class ``k`` within the
@@ -16,6 +17,10 @@ def heatmap_peaks(heatmap: Tensor, kernel_sizes: Sequence[int]) -> Tensor:
     Args:
         heatmap (Tensor): ``(B, K, H, W)`` scores (probabilities).
         kernel_sizes (Sequence[int]): odd window size per class, length ``K``.
+        exclude_border (bool): also zero the outer ``kernel_size // 2`` rows and columns of a
+            class with a window larger than 1, whose window would leave the map. TransFusion
+            does this (its max-pool has no padding), so its published weights never propose
+            those classes on the border.
 
     Returns:
         Tensor: ``(B, K, H, W)``, the heatmap where it is a local maximum and 0 elsewhere.
@@ -33,18 +38,24 @@ def heatmap_peaks(heatmap: Tensor, kernel_sizes: Sequence[int]) -> Tensor:
             peaks[:, classes] = heat
         else:
             local_max = F.max_pool2d(heat, kernel_size=size, stride=1, padding=size // 2)
+            if exclude_border:
+                pad = size // 2
+                inner = torch.zeros_like(local_max)
+                inner[..., pad:-pad, pad:-pad] = local_max[..., pad:-pad, pad:-pad]
+                local_max = inner
             peaks[:, classes] = heat * (heat == local_max)
     return peaks
 
 
-def topk_peaks(heatmap: Tensor, num_proposals: int,
-               kernel_sizes: Sequence[int]) -> Tuple[Tensor, Tensor, Tensor]:
+def topk_peaks(heatmap: Tensor, num_proposals: int, kernel_sizes: Sequence[int],
+               exclude_border: bool = False) -> Tuple[Tensor, Tensor, Tensor]:
     """Selects the ``num_proposals`` highest local maxima over all classes and cells.
 
     Args:
         heatmap (Tensor): ``(B, K, H, W)`` scores (probabilities).
         num_proposals (int): number of proposals ``P`` per sample, at most ``K * H * W``.
         kernel_sizes (Sequence[int]): odd NMS window per class (see :func:`heatmap_peaks`).
+        exclude_border (bool): see :func:`heatmap_peaks`.
 
     Returns:
         tuple[Tensor, Tensor, Tensor]: per sample, in descending score order,
@@ -57,7 +68,7 @@ def topk_peaks(heatmap: Tensor, num_proposals: int,
     if num_proposals > num_classes * height * width:
         raise ValueError(f'num_proposals={num_proposals} exceeds the {num_classes}x{height}x'
                          f'{width} heatmap cells')
-    peaks = heatmap_peaks(heatmap, kernel_sizes).reshape(batch, -1)
+    peaks = heatmap_peaks(heatmap, kernel_sizes, exclude_border).reshape(batch, -1)
     scores, flat_index = peaks.topk(num_proposals, dim=1)
     labels = torch.div(flat_index, height * width, rounding_mode='floor')
     return flat_index % (height * width), labels, scores

@@ -5,7 +5,6 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from mmcv.cnn import ConvModule
-from mmdet.models.layers import DetrTransformerDecoderLayer
 from mmdet3d.models.dense_heads.centerpoint_head import SeparateHead
 from mmdet3d.registry import MODELS, TASK_UTILS
 from mmdet3d.structures import BaseInstance3DBoxes, Det3DDataSample, LiDARInstance3DBoxes
@@ -15,9 +14,9 @@ from torch import Tensor, nn
 
 from .bbox_coder import CODE_FIELDS, CODE_SIZE, TransFusionBoxCoder
 from .bev_grid import HeadGrid
+from .decoder_layer import TransFusionDecoderLayer
 from .heatmap_targets import gaussian_heatmap_targets
-from .positional_encoding import LearnedBEVPositionalEncoding
-from .proposals import topk_peaks
+from .proposals import heatmap_peaks
 
 # TransFusion's decoder layer: dropout 0.1 on the attention weights, on each sublayer's output
 # and inside the FFN.
@@ -71,8 +70,14 @@ class TransFusionHead(BaseModule):
     ``code_weights`` (10 weights for the encoded box, default all 1), ``gaussian_overlap``
     (0.1), ``min_radius`` (2). ``test_cfg`` keys: ``score_threshold`` (0.0), ``max_per_img``
     (``num_proposals``), ``post_center_limit_range`` (``[x_min, y_min, z_min, x_max, y_max,
-    z_max]`` for the gravity centre, none by default), ``use_heatmap_score`` (True: the score
-    is ``sigmoid(cls) * heatmap`` at the query cell, per class).
+    z_max]`` for the box's bottom centre as upstream filters it, none by default),
+    ``use_heatmap_score`` (True: the score is ``sigmoid(cls)`` times the suppressed heatmap
+    at the query cell).
+
+    The module names, the decoder layer, the peak selection and the decoding are those of
+    mmdet3d's ``projects/BEVFusion`` ``TransFusionHead`` (one decoder layer), so its weights
+    load after :mod:`simdistill.model_conversion` transposes the BEV conv kernels; the BEV
+    maps here are ``(B, C, ny, nx)`` (rows y) where upstream's are ``(B, C, nx, ny)``.
 
     Example (nuScenes, LiDAR/fused BEV after SECONDFPN)::
 
@@ -115,9 +120,16 @@ class TransFusionHead(BaseModule):
         num_heatmap_convs (int): convs of the heatmap branch, the last one predicting ``K``
             channels. Defaults to 2.
         num_head_convs (int): 1x1 convs of each per-query prediction head. Defaults to 2.
-        decoder_layer (dict, optional): kwargs of mmdet's ``DetrTransformerDecoderLayer``;
-            ``embed_dims`` default to ``hidden_channels``. Defaults to
-            ``DEFAULT_DECODER_LAYER`` (8 heads, FFN 256, dropout 0.1).
+        head_conv (int): width of the hidden 1x1 convs of the per-query prediction heads.
+            Defaults to 64 (upstream's ``SeparateHead`` default).
+        decoder_layer (dict, optional): kwargs of mmdet's ``DetrTransformerDecoderLayer``
+            (see :class:`TransFusionDecoderLayer`); ``embed_dims`` default to
+            ``hidden_channels``. Defaults to ``DEFAULT_DECODER_LAYER`` (8 heads, FFN 256,
+            dropout 0.1).
+        exclude_border_peaks (bool): no proposals on the outer ``nms_kernel_size // 2`` ring
+            of the heatmap for classes with a window larger than 1, as upstream's unpadded
+            max-pool does (see :func:`heatmap_peaks`). Defaults to True (its weights were
+            trained so).
         norm_cfg (dict): norm of the heatmap branch. Defaults to ``BN2d``.
         head_norm_cfg (dict, optional): norm of the per-query heads (over batch and queries).
             Defaults to ``BN1d``.
@@ -142,7 +154,9 @@ class TransFusionHead(BaseModule):
                  nms_kernel_size: Union[int, Sequence[int]] = 3,
                  num_heatmap_convs: int = 2,
                  num_head_convs: int = 2,
+                 head_conv: int = 64,
                  decoder_layer: Optional[dict] = None,
+                 exclude_border_peaks: bool = True,
                  norm_cfg: dict = dict(type='BN2d'),
                  head_norm_cfg: Optional[dict] = dict(type='BN1d'),
                  loss_cls: dict = dict(
@@ -176,6 +190,7 @@ class TransFusionHead(BaseModule):
             raise ValueError(f'nms_kernel_size must be odd, one or {num_classes} of them; got '
                              f'{nms_kernel_size}')
         self.nms_kernel_sizes = tuple(int(k) for k in nms_kernel_size)
+        self.exclude_border_peaks = exclude_border_peaks
 
         self.bbox_coder = self._build_coder(bbox_coder)
         self.loss_cls = MODELS.build(loss_cls)
@@ -198,20 +213,22 @@ class TransFusionHead(BaseModule):
                 ConvModule(hidden_channels, hidden_channels, 3, padding=1, norm_cfg=norm_cfg)
                 for _ in range(num_heatmap_convs - 1)
             ], nn.Conv2d(hidden_channels, num_classes, 3, padding=1))
-        # A linear map of the one-hot class is the 1x1 conv of TransFusion's class encoding.
-        self.class_encoding = nn.Linear(num_classes, hidden_channels)
-        self.pos_encoding = LearnedBEVPositionalEncoding(hidden_channels)
-        self.decoder_layer = DetrTransformerDecoderLayer(**self._decoder_cfg(decoder_layer))
+        self.class_encoding = nn.Conv1d(num_classes, hidden_channels, 1)
+        # Module names as upstream's (one decoder layer, one prediction head per layer).
+        self.decoder = nn.ModuleList(
+            [TransFusionDecoderLayer(**self._decoder_cfg(decoder_layer))])
         heads = {name: (width, num_head_convs) for name, width in CODE_FIELDS}
-        heads['cls_logits'] = (num_classes, num_head_convs)
-        self.prediction_head = SeparateHead(
-            hidden_channels,
-            heads,
-            head_conv=hidden_channels,
-            final_kernel=1,
-            conv_cfg=dict(type='Conv1d'),
-            norm_cfg=head_norm_cfg,
-            bias='auto')
+        heads['heatmap'] = (num_classes, num_head_convs)  # the class logits
+        self.prediction_heads = nn.ModuleList([
+            SeparateHead(
+                hidden_channels,
+                heads,
+                head_conv=head_conv,
+                final_kernel=1,
+                conv_cfg=dict(type='Conv1d'),
+                norm_cfg=head_norm_cfg,
+                bias='auto')
+        ])
         self.register_buffer('cell_centers', self.grid.cell_centers(), persistent=False)
         self._init_head()
 
@@ -265,12 +282,12 @@ class TransFusionHead(BaseModule):
         return cfg
 
     def _init_head(self) -> None:
-        for param in self.decoder_layer.parameters():
+        for param in self.decoder.parameters():
             if param.dim() > 1:
                 nn.init.xavier_uniform_(param)
         bias = bias_init_with_prob(PRIOR_PROB)
         nn.init.constant_(self.heatmap_head[-1].bias, bias)
-        nn.init.constant_(self.prediction_head.cls_logits[-1].bias, bias)
+        nn.init.constant_(self.prediction_heads[0].heatmap[-1].bias, bias)
 
     def init_weights(self) -> None:
         """Runs mmengine's init, then the head's (xavier decoder, prior class biases)."""
@@ -311,11 +328,12 @@ class TransFusionHead(BaseModule):
             ``outs[0][0]`` is a dict with
 
             - ``heatmap`` ``(B, K, H, W)``: dense class logits;
-            - ``query_index`` ``(B, P)`` long: query cell ``y * W + x``;
+            - ``query_index`` ``(B, P)`` long: query cell ``y * W + x``, in descending order of
+              the peak's score;
             - ``query_labels`` ``(B, P)`` long: class of the heatmap peak;
             - ``query_pos`` ``(B, P, 2)``: query position (cell centre), cell coordinates;
             - ``query_heatmap_score`` ``(B, P, K)``: heatmap probabilities at the query cell
-              (no gradient);
+              after the peak suppression (0 for a class whose peak it is not; no gradient);
             - ``center`` ``(B, P, 2)``: centre offset from ``query_pos``, cells;
             - ``height`` ``(B, P, 1)``: gravity-centre z, metres;
             - ``dim`` ``(B, P, 3)``: log of (dx, dy, dz), log metres;
@@ -324,38 +342,34 @@ class TransFusionHead(BaseModule):
             - ``cls_logits`` ``(B, P, K)``: class logits.
         """
         x = self._check_feats(feats)
-        batch = x.shape[0]
         bev = self.shared_conv(x)
         heatmap = self.heatmap_head(bev)
-        heat = heatmap.detach().sigmoid()
-        query_index, query_labels, _ = topk_peaks(heat, self.num_proposals, self.nms_kernel_sizes)
+        peaks = heatmap_peaks(heatmap.detach().sigmoid(), self.nms_kernel_sizes,
+                              self.exclude_border_peaks).flatten(2)  # (B, K, H * W)
+        batch, num_cells = peaks.shape[0], peaks.shape[2]
+        _, flat_index = peaks.flatten(1).topk(self.num_proposals, dim=1)
+        query_labels = torch.div(flat_index, num_cells, rounding_mode='floor')
+        query_index = flat_index % num_cells
 
         bev_flat = bev.flatten(2).transpose(1, 2)  # (B, H * W, D)
         gather_index = query_index[..., None].expand(-1, -1, self.hidden_channels)
         query_feat = bev_flat.gather(1, gather_index)
         one_hot = F.one_hot(query_labels, self.num_classes).to(query_feat.dtype)
-        query_feat = query_feat + self.class_encoding(one_hot)
+        query_feat = query_feat + self.class_encoding(one_hot.transpose(1, 2)).transpose(1, 2)
         query_pos = self.cell_centers[query_index]  # (B, P, 2)
-        size = query_pos.new_tensor([self.grid.nx, self.grid.ny])
-        query_pos_embed = self.pos_encoding(query_pos / size)
-        key_pos_embed = self.pos_encoding(self.cell_centers / size).expand(batch, -1, -1)
-        query_feat = self.decoder_layer(
-            query=query_feat,
-            key=bev_flat,
-            value=bev_flat,
-            query_pos=query_pos_embed,
-            key_pos=key_pos_embed)
+        query_feat = self.decoder[0](query_feat, bev_flat, query_pos, self.cell_centers[None])
 
         preds = {
             name: value.transpose(1, 2)
-            for name, value in self.prediction_head(query_feat.transpose(1, 2)).items()
+            for name, value in self.prediction_heads[0](query_feat.transpose(1, 2)).items()
         }
+        preds['cls_logits'] = preds.pop('heatmap')
         preds.update(
             heatmap=heatmap,
             query_index=query_index,
             query_labels=query_labels,
             query_pos=query_pos,
-            query_heatmap_score=heat.flatten(2).gather(
+            query_heatmap_score=peaks.gather(
                 2, query_index[:, None].expand(-1, self.num_classes, -1)).transpose(1, 2))
         return ([preds], )
 
@@ -483,10 +497,11 @@ class TransFusionHead(BaseModule):
                         *args, **kwargs) -> List[InstanceData]:
         """Decodes the queries into detections, best first.
 
-        Score per class = ``sigmoid(cls_logits)`` (times the heatmap probability at the query
-        cell if ``use_heatmap_score``); each query keeps its best class. Queries under
-        ``score_threshold`` or with a gravity centre outside ``post_center_limit_range`` are
-        dropped and at most ``max_per_img`` are kept.
+        As upstream, a query keeps the class of its proposal: its score is
+        ``sigmoid(cls_logits)`` of that class (times the suppressed heatmap probability there
+        if ``use_heatmap_score``), so two queries on one cell keep their two classes. Queries
+        under ``score_threshold`` or with a bottom centre outside ``post_center_limit_range``
+        are dropped and at most ``max_per_img`` are kept.
 
         Args:
             preds_dicts (tuple[list[dict]]): output of :meth:`forward`.
@@ -501,7 +516,8 @@ class TransFusionHead(BaseModule):
         preds = preds_dicts[0][0]
         cfg = self.test_cfg
         boxes = self.bbox_coder.decode(self.bbox_coder.join(preds), preds['query_pos'])
-        probs = preds['cls_logits'].sigmoid()
+        probs = preds['cls_logits'].sigmoid() * F.one_hot(preds['query_labels'],
+                                                          self.num_classes).to(boxes.dtype)
         if cfg.get('use_heatmap_score', True):
             probs = probs * preds['query_heatmap_score']
         scores, labels = probs.max(dim=-1)
@@ -512,7 +528,8 @@ class TransFusionHead(BaseModule):
         for index, meta in enumerate(batch_input_metas):
             keep = scores[index] >= cfg.get('score_threshold', 0.0)
             if center_range is not None:
-                centers = boxes[index, :, :3]
+                centers = boxes[index, :, :3].clone()
+                centers[:, 2] -= boxes[index, :, 5] * 0.5  # bottom centre, as upstream
                 keep &= (centers >= centers.new_tensor(center_range[:3])).all(dim=-1)
                 keep &= (centers <= centers.new_tensor(center_range[3:])).all(dim=-1)
             kept = keep.nonzero().squeeze(1)

@@ -12,6 +12,7 @@ from torch import Tensor
 from torch.nn import Module
 
 from ...engine.non_finite import NamesNonFiniteLosses
+from ...model_conversion import refuse_upstream_layout
 from ..view_transforms import stack_camera_matrices
 from .finite_boxes import drop_non_finite_boxes
 from .grid_check import check_bev_grids
@@ -32,6 +33,9 @@ class BEVFusion(NamesNonFiniteLosses, Base3DDetector):
     decode the BEV map and ``bbox_head`` detects.
 
     All BEV maps are ``(B, C, ny, nx)``: rows = y, columns = x (mmdet3d's convention).
+    Weights of mmdet3d's ``projects/BEVFusion`` (BEV maps ``(B, C, nx, ny)``) load after
+    ``tools/model_converters/mmdet3d_bevfusion.py``; loading them unconverted raises,
+    naming that converter, instead of silently running transposed BEV kernels.
     """
 
     def __init__(self,
@@ -68,6 +72,11 @@ class BEVFusion(NamesNonFiniteLosses, Base3DDetector):
         self.pts_neck = build(pts_neck)
         self.bbox_head = build(bbox_head)
         self.img_neck_out_index = img_neck_out_index
+        self._register_load_state_dict_pre_hook(self._refuse_upstream_weights)
+
+    @staticmethod
+    def _refuse_upstream_weights(state_dict, prefix, *args) -> None:
+        refuse_upstream_layout(state_dict, prefix)
 
     @property
     def with_camera(self) -> bool:

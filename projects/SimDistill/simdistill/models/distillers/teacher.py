@@ -6,6 +6,7 @@ from mmengine.config import Config
 from torch import Tensor, nn
 
 from ...compat import load_checkpoint_file
+from ...model_conversion import refuse_upstream_layout
 from ...utils.state_dicts import plain_state_dict
 
 
@@ -40,6 +41,7 @@ def check_state_dict_matches(model: nn.Module, state: Mapping[str, Tensor], sour
 def load_teacher_weights(model: nn.Module, filename: str) -> None:
     """Loads ``filename`` (``weights_only``, allow-listed) into ``model`` strictly."""
     state = plain_state_dict(load_checkpoint_file(filename, map_location='cpu'), filename)
+    refuse_upstream_layout(state, source=filename)
     check_state_dict_matches(model, state, filename)
     model.load_state_dict(state, strict=True)
 

@@ -2,7 +2,6 @@
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from mmcv.cnn import ConvModule
 from mmdet3d.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor, nn
@@ -64,12 +63,21 @@ class LSSViewTransform(BaseModule):
         dbound: ``(d_min, d_max, step)`` of the depth bins, metres.
         downsample: stride of the BEV conv stack after pooling (1 or 2).
         bev_pool_impl: BEV pool implementation: ``'fused'``, ``'interval'`` or ``'torch'``.
-        lidar_depth_channels: 0 for a camera-only model. Otherwise the depth net also sees the
-            LiDAR points projected into each image (BEVFusion's depth-aware LSS, for the
-            teacher only): a sparse depth image per view (metres, 0 where no point lands) is
-            encoded by a strided conv stack into this many channels at the feature resolution
-            and concatenated with the image features.
+        lidar_depth_channels: 0 for a camera-only model (upstream ``LSSTransform``: a 1x1 depth
+            net). Otherwise the depth net also sees the LiDAR points projected into each image
+            (upstream ``DepthLSSTransform``, for the teacher only): a sparse depth image per
+            view (metres, 0 where no point lands) is encoded by ``dtransform`` (a strided conv
+            stack) into this many channels at the feature resolution, put *before* the image
+            features, and the depth net is two 3x3 conv + BN + ReLU blocks and a 1x1 conv.
+        cell_index_rounding: how a frustum point's BEV cell index is rounded: ``'trunc'``
+            (default) as BEVFusion's ``.long()`` does -- points up to one cell below the
+            grid's lower x/y/z bound are pooled into cell 0, as the published weights were
+            trained -- or ``'floor'``, which drops them.
         init_cfg: mmengine init config.
+
+    Module names follow upstream's (``dtransform``, ``depthnet``, ``downsample`` as plain
+    ``nn.Sequential`` with ``nn.BatchNorm2d``), so its weights load after the BEV kernels are
+    transposed (:mod:`simdistill.model_conversion`).
 
     Shapes:
         ``forward(img_feats (B, N, in_channels, h, w), camera dict)`` ->
@@ -88,6 +96,7 @@ class LSSViewTransform(BaseModule):
                  downsample: int = 1,
                  bev_pool_impl: str = 'fused',
                  lidar_depth_channels: int = 0,
+                 cell_index_rounding: str = 'trunc',
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if downsample not in (1, 2):
@@ -96,14 +105,15 @@ class LSSViewTransform(BaseModule):
         self.out_channels = out_channels
         self.image_size = tuple(image_size)
         self.feature_size = tuple(feature_size)
-        self.grid = BEVGrid(xbound=tuple(xbound), ybound=tuple(ybound), zbound=tuple(zbound))
+        self.grid = BEVGrid(xbound=tuple(xbound), ybound=tuple(ybound), zbound=tuple(zbound),
+                            index_rounding=cell_index_rounding)
         self.nz, self.ny, self.nx = self.grid.shape
         self.bev_pool_impl = bev_pool_impl
         self.register_buffer(
             'frustum', make_frustum(image_size, feature_size, dbound), persistent=False)
         self.num_depth_bins = self.frustum.shape[0]
         self.lidar_depth_channels = lidar_depth_channels
-        self.depth_encoder = self._build_depth_encoder() if lidar_depth_channels else None
+        self.dtransform = self._build_depth_encoder() if lidar_depth_channels else None
         self.depthnet = self._build_depthnet()
         self.downsample = self._build_downsample(out_channels * self.nz, downsample)
         self.downsample_factor = downsample
@@ -118,10 +128,11 @@ class LSSViewTransform(BaseModule):
         out = self.num_depth_bins + self.out_channels
         if not self.lidar_depth_channels:
             return nn.Conv2d(self.in_channels, out, 1)
-        c = self.in_channels + self.lidar_depth_channels
+        c = self.in_channels
         return nn.Sequential(
-            nn.Conv2d(c, self.in_channels, 3, padding=1), nn.BatchNorm2d(self.in_channels),
-            nn.ReLU(True), nn.Conv2d(self.in_channels, out, 1))
+            nn.Conv2d(c + self.lidar_depth_channels, c, 3, padding=1), nn.BatchNorm2d(c),
+            nn.ReLU(True), nn.Conv2d(c, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(True),
+            nn.Conv2d(c, out, 1))
 
     def _build_depth_encoder(self) -> nn.Module:
         """Sparse depth image ``(1, H, W)`` -> ``(lidar_depth_channels, h, w)``."""
@@ -142,12 +153,11 @@ class LSSViewTransform(BaseModule):
     def _build_downsample(channels: int, stride: int) -> nn.Module:
         if stride == 1:
             return nn.Identity()
-        norm = dict(type='BN', eps=1e-3, momentum=0.01)
-        return nn.Sequential(
-            ConvModule(channels, channels, 3, padding=1, bias=False, norm_cfg=norm),
-            ConvModule(channels, channels, 3, stride=stride, padding=1, bias=False,
-                       norm_cfg=norm),
-            ConvModule(channels, channels, 3, padding=1, bias=False, norm_cfg=norm))
+        layers = []
+        for step in (1, stride, 1):
+            layers += [nn.Conv2d(channels, channels, 3, stride=step, padding=1, bias=False),
+                       nn.BatchNorm2d(channels), nn.ReLU(True)]
+        return nn.Sequential(*layers)
 
     def depth_and_context(self, img_feats: Tensor, cameras: Dict[str, Tensor],
                           points: Optional[List[Tensor]] = None) -> Tuple[Tensor, Tensor]:
@@ -159,12 +169,12 @@ class LSSViewTransform(BaseModule):
         """
         B, N, _, h, w = img_feats.shape
         x = img_feats.flatten(0, 1)
-        if self.depth_encoder is not None:
+        if self.dtransform is not None:
             if points is None:
                 raise ValueError('this LSSViewTransform has lidar_depth_channels > 0 and needs '
                                  'the LiDAR points; a camera-only model must set it to 0')
-            depth_feats = self.depth_encoder(self.depth_image(points, cameras).flatten(0, 1))
-            x = torch.cat((x, depth_feats), dim=1)
+            depth_feats = self.dtransform(self.depth_image(points, cameras).flatten(0, 1))
+            x = torch.cat((depth_feats, x), dim=1)
         logits = self.depthnet(x)
         depth = logits[:, :self.num_depth_bins].softmax(dim=1)
         context = logits[:, self.num_depth_bins:]
@@ -172,6 +182,11 @@ class LSSViewTransform(BaseModule):
 
     def depth_image(self, points: List[Tensor], cameras: Dict[str, Tensor]) -> Tensor:
         """Sparse depth images ``(B, N, 1, H, W)`` (metres, 0 = no point) of the points.
+
+        As upstream: the camera depth is clamped to ``[1e-5, 1e5]`` before the perspective
+        division (a point behind the camera projects far off the image), a point is kept when
+        its pixel lies in ``[0, H) x [0, W)`` and lands on the pixel its coordinates truncate
+        to; where two points share a pixel one of them is written.
 
         Args:
             points: per sample ``(P, >=3)`` augmented LiDAR points, metres.
@@ -184,8 +199,8 @@ class LSSViewTransform(BaseModule):
             uvd = project_points(points[b][:, :3], cameras, b)  # (N, P, 3)
             for n in range(N):
                 u, v, d = uvd[n].unbind(-1)
-                keep = (d > 1e-3) & (u >= 0) & (u < W) & (v >= 0) & (v < H)
-                out[b, n, 0, v[keep].long(), u[keep].long()] = d[keep]
+                keep = (u >= 0) & (u < W) & (v >= 0) & (v < H)
+                out[b, n, 0, v[keep].long(), u[keep].long()] = d[keep].clamp(1e-5, 1e5)
         return out
 
     def plan_for(self, cameras: Dict[str, Tensor]):

@@ -35,13 +35,21 @@ class BEVGrid:
         xbound: ``(lower, upper, size)`` along x (the output's columns).
         ybound: ``(lower, upper, size)`` along y (the output's rows).
         zbound: ``(lower, upper, size)`` along z (usually one cell).
+        index_rounding: ``'floor'`` (above) or ``'trunc'``: the cell index is
+            ``(p - lower) / size`` rounded toward zero, as BEVFusion's ``.long()`` cast does,
+            so points up to one cell *below* ``lower`` also land in cell 0 (its published
+            weights were trained so).
     """
 
     xbound: Bound = (-54.0, 54.0, 0.3)
     ybound: Bound = (-54.0, 54.0, 0.3)
     zbound: Bound = (-10.0, 10.0, 20.0)
+    index_rounding: str = 'floor'
 
     def __post_init__(self) -> None:
+        if self.index_rounding not in ('floor', 'trunc'):
+            raise ValueError(f"index_rounding must be 'floor' or 'trunc', got "
+                             f'{self.index_rounding!r}')
         for name in ('xbound', 'ybound', 'zbound'):
             bound = tuple(float(v) for v in getattr(self, name))
             _cells(name, bound)

@@ -208,7 +208,8 @@ def build_plan(geom: Tensor, grid: BEVGrid) -> BEVPoolPlan:
     size = torch.tensor(grid.cell_size, dtype=geom.dtype, device=geom.device)
     counts = torch.tensor((nx, ny, nz), dtype=geom.dtype, device=geom.device)
     # Compare in floating point before any integer cast: huge or NaN coordinates must not wrap.
-    index = ((geom.detach().reshape(-1, 3) - lower) / size).floor_()
+    index = (geom.detach().reshape(-1, 3) - lower) / size
+    index = index.trunc_() if grid.index_rounding == 'trunc' else index.floor_()
     kept = ((index >= 0) & (index < counts)).all(dim=1)
     points = kept.nonzero().squeeze(1)
     ix, iy, iz = index[points].int().unbind(1)

@@ -1,0 +1,3 @@
+from .lss_fpn import LSSFPNNeck
+
+__all__ = ['LSSFPNNeck']
