@@ -30,7 +30,8 @@ from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from simdistill.model_conversion import CONVERTER, convert_mmdet3d_bevfusion
+from simdistill.model_conversion import (CONVERTER, convert_mit_han_lab_bevfusion,
+                                         convert_mmdet3d_bevfusion)
 from simdistill.models.distillers.teacher import load_teacher_weights
 from simdistill.models.view_transforms import frustum_to_lidar, stack_camera_matrices
 from simdistill.ops.bev_pool import bev_pool
@@ -387,3 +388,53 @@ def test_converter_refuses_anything_but_a_state_dict_of_tensors(monkeypatch, tmp
     for word in [str(src)] + words:
         assert word in str(err.value)
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------------------------
+# the original release (mit-han-lab/bevfusion, mmdet3d 0.x)
+# --------------------------------------------------------------------------------------------
+RELEASE_PREFIXES = {
+    'img_backbone.': 'encoders.camera.backbone.', 'img_neck.': 'encoders.camera.neck.',
+    'view_transform.': 'encoders.camera.vtransform.',
+    'pts_middle_encoder.': 'encoders.lidar.backbone.', 'fusion_layer.': 'fuser.',
+    'pts_backbone.': 'decoder.backbone.', 'pts_neck.': 'decoder.neck.',
+    'bbox_head.': 'heads.object.'
+}
+# mit-han-lab's TransformerDecoderLayer (mmdet3d/models/utils/transformer.py) names
+RELEASE_DECODER = {
+    'self_attn.attn.': 'self_attn.', 'cross_attn.attn.': 'multihead_attn.',
+    'ffn.layers.0.0.': 'linear1.', 'ffn.layers.1.': 'linear2.', 'norms.0.': 'norm1.',
+    'norms.1.': 'norm2.', 'norms.2.': 'norm3.'
+}
+
+
+def release_state(upstream) -> 'OrderedDict[str, torch.Tensor]':
+    """An upstream (mmdet3d 1.x) state dict as the release saves the same weights: its names,
+    spconv 1.x kernels ``(k_x, k_y, k_z, in, out)``, no version marker."""
+    out = OrderedDict()
+    for key, value in upstream.items():
+        prefix = next(p for p in RELEASE_PREFIXES if key.startswith(p))
+        key = RELEASE_PREFIXES[prefix] + key[len(prefix):]
+        for new, old in RELEASE_DECODER.items():
+            key = key.replace(f'.decoder.0.{new}', f'.decoder.0.{old}')
+        out[key] = value.permute(1, 2, 3, 4, 0) if value.dim() == 5 else value
+    return out
+
+
+def test_release_format_converts_to_the_same_weights(monkeypatch, tmp_path, fixture,
+                                                     reduced_teacher):
+    release = release_state(fixture['state_dict'])
+    assert 'heads.object.decoder.0.multihead_attn.in_proj_weight' in release
+    expected = convert_mmdet3d_bevfusion(fixture['state_dict'])
+    converted = convert_mit_han_lab_bevfusion(release)
+    assert list(converted) == list(expected)
+    assert all(torch.equal(converted[k], expected[k]) for k in expected)
+    # the command line tells the formats apart by their names
+    src, out = tmp_path / 'release.pth', tmp_path / 'converted.pth'
+    torch.save({'state_dict': release}, src)
+    run_converter(monkeypatch, src, out)
+    copy.deepcopy(reduced_teacher).load_state_dict(torch.load(out, weights_only=True))
+
+    release['heads.map.classifier.weight'] = torch.zeros(1)
+    with pytest.raises(ValueError, match='heads.map.classifier.weight'):
+        convert_mit_han_lab_bevfusion(release)
