@@ -1,0 +1,36 @@
+"""mmdet3d's GT-paste database sampler, runnable with the numpy the stack pins."""
+from contextlib import contextmanager
+from typing import Iterator
+
+import numpy as np
+from mmdet3d.datasets.transforms import DataBaseSampler
+from mmdet3d.registry import TRANSFORMS
+
+
+@contextmanager
+def _numpy_long() -> Iterator[None]:
+    """Provides ``np.long`` for the duration of the block only.
+
+    mmdet3d 1.4's ``DataBaseSampler.sample_all`` builds its labels with ``dtype=np.long``,
+    removed in numpy 1.24 (mmdet3d issue #2821); nuscenes-devkit 1.2 needs numpy < 2, so the
+    stack runs 1.26 where GT-paste raises ``AttributeError``. Nothing outside the block sees the
+    alias, so the plugin changes numpy for no other code.
+    """
+    if 'long' in vars(np):
+        yield
+        return
+    np.long = np.int64
+    try:
+        yield
+    finally:
+        del np.long
+
+
+@TRANSFORMS.register_module()
+class NumpyCompatDataBaseSampler(DataBaseSampler):
+    """``DataBaseSampler`` (objects cut from other training scans, for ``ObjectSample``) whose
+    sampling runs on numpy >= 1.24; same arguments, same samples."""
+
+    def sample_all(self, *args, **kwargs):
+        with _numpy_long():
+            return super().sample_all(*args, **kwargs)
