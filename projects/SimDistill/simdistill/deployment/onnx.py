@@ -28,7 +28,9 @@ def geometry_of(model) -> dict:
 
     Returns:
         dict: ``image_size`` (H, W), ``feature_size`` (h, w), ``depth_bins``, ``frustum_sha``
-        (the frustum's bytes, float32), ``bev_grid`` (x/y/z bounds), ``head_outputs``.
+        (the frustum's bytes, float32), ``bev_grid`` (x/y/z bounds), ``bev_cell_rounding``
+        (``'trunc'`` or ``'floor'``: how the plan inputs assign frustum points to cells, see
+        :class:`~simdistill.ops.bev_pool.BEVGrid`), ``head_outputs``.
     """
     transform = model.view_transform
     frustum = transform.frustum.detach().cpu().float().contiguous().numpy()
@@ -39,6 +41,7 @@ def geometry_of(model) -> dict:
         frustum_sha=hashlib.sha1(frustum.tobytes()).hexdigest(),
         bev_grid=[list(transform.grid.xbound), list(transform.grid.ybound),
                   list(transform.grid.zbound)],
+        bev_cell_rounding=transform.grid.index_rounding,
         head_outputs=head_output_names(model.bbox_head),
     )
 
