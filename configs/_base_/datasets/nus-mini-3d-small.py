@@ -27,9 +27,9 @@ image_aug_test = dict(
     bot_pct_lim=[0.0, 0.0], is_train=False)
 
 load_points = [
-    dict(type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5,
+    dict(type='CheckedLoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=5,
          backend_args={{_base_.backend_args}}),
-    dict(type='LoadPointsFromMultiSweeps', sweeps_num=sweeps_num, load_dim=5,
+    dict(type='CheckedLoadPointsFromMultiSweeps', sweeps_num=sweeps_num, load_dim=5,
          use_dim=[0, 1, 2, 3, 4], pad_empty_sweeps=True, remove_close=True,
          backend_args={{_base_.backend_args}}),
 ]

@@ -4,6 +4,6 @@ Importing this package registers its modules in the mmdet3d registries. It never
 loads a compiled op: the BEV pool kernels are built lazily on first use.
 """
 from . import compat  # noqa: F401  (torch 2.13 shims for the 2024 OpenMMLab stack)
-from . import datasets, engine, models, visualization  # noqa: F401  (registers modules)
+from . import datasets, engine, evaluation, models, visualization  # noqa: F401  (registers)
 
 __version__ = '0.1.0'

@@ -24,6 +24,7 @@ No shim changes what an upstream model computes: the CenterHead initialisation t
 """
 import logging
 import pickle
+import re
 from typing import Any, Callable, List, Tuple, Union
 
 import torch
@@ -77,7 +78,7 @@ def checkpoint_safe_globals() -> List[Union[Callable, Tuple[Callable, str]]]:
 
 
 def load_checkpoint_file(filename: str, map_location: Any = None) -> Any:
-    """``torch.load`` with ``weights_only=True`` and an error that names the file.
+    """``torch.load`` with ``weights_only=True`` and errors that name the file.
 
     Args:
         filename (str): path of the checkpoint.
@@ -87,19 +88,31 @@ def load_checkpoint_file(filename: str, map_location: Any = None) -> Any:
         The unpickled checkpoint (usually a dict).
 
     Raises:
-        FileNotFoundError: the file does not exist.
-        pickle.UnpicklingError: the file holds an object outside the allow-list.
+        MissingFileError: the file does not exist.
+        UnsafeCheckpointError: the file holds an object outside the allow-list (the message
+            names the object's type).
+        CorruptFileError: the file is truncated or not a torch checkpoint.
     """
     import os.path as osp
+    from .errors import CorruptFileError, MissingFileError, UnsafeCheckpointError
     if not osp.isfile(filename):
-        raise FileNotFoundError(f'checkpoint file not found: {filename}')
+        raise MissingFileError(f'checkpoint file not found: {filename}')
     try:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        raise pickle.UnpicklingError(
-            f'refused to load checkpoint {filename!r} with weights_only=True: it holds an '
-            f'object outside the allow-list of simdistill.compat ({err}). Load it only if you '
-            'trust its source, e.g. re-save its state_dict.') from err
+        found = re.search(r'GLOBAL ([\w.]+)', str(err))
+        what = f'a {found.group(1)} object' if found else 'an object'
+        raise UnsafeCheckpointError(
+            f'refused to load checkpoint {filename!r} with weights_only=True: it holds {what} '
+            f'outside the allow-list of simdistill.compat ({err}). Load it only if you trust '
+            'its source, e.g. re-save its state_dict.') from err
+    except (EOFError, KeyError, RuntimeError) as err:
+        # A truncated zip (RuntimeError from the stream reader), a truncated or foreign legacy
+        # pickle (EOFError, KeyError on the magic number); other RuntimeErrors are not ours.
+        if isinstance(err, RuntimeError) and 'PytorchStreamReader' not in str(err):
+            raise
+        raise CorruptFileError(f'checkpoint {filename!r} is truncated or not a torch '
+                               f'checkpoint: {type(err).__name__}: {err}') from err
 
 
 def patch_checkpoint_loading() -> None:

@@ -28,8 +28,16 @@ def mmdet3d_tool(name: str) -> str:
 
 
 def run_tool(name: str, argv: Optional[List[str]] = None) -> None:
-    """Runs a shipped script in this process as ``__main__`` with ``argv`` (default: ours)."""
+    """Runs a shipped script in this process as ``__main__`` with ``argv`` (default: ours).
+
+    The data roots and info files the config names are checked first (before the script's
+    runner writes its work dir); see :mod:`simdistill.utils.config_inputs`.
+    """
     import simdistill  # noqa: F401
+    from .config_inputs import check_tool_inputs
     script = mmdet3d_tool(name)
-    sys.argv = [script] + list(sys.argv[1:] if argv is None else argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if '-h' not in argv and '--help' not in argv:
+        check_tool_inputs(name, argv)
+    sys.argv = [script] + argv
     runpy.run_path(script, run_name='__main__')

@@ -9,9 +9,11 @@ from .geometry import BEV_META_KEYS, img_aug_to_projective, init_multiview_geome
 from .grid_mask import MultiViewGridMask
 from .image_aug import MultiViewImageAug3D
 from .lidar_aug import BEVGlobalRotScaleTrans, BEVRandomFlip3D
-from .loading import LoadMultiViewImagesWithCalib
+from .loading import (CheckedLoadPointsFromFile, CheckedLoadPointsFromMultiSweeps,
+                      LoadMultiViewImagesWithCalib)
 
 __all__ = [
-    'BEV_META_KEYS', 'BEVGlobalRotScaleTrans', 'BEVRandomFlip3D', 'LoadMultiViewImagesWithCalib',
-    'MultiViewGridMask', 'MultiViewImageAug3D', 'img_aug_to_projective', 'init_multiview_geometry'
+    'BEV_META_KEYS', 'BEVGlobalRotScaleTrans', 'BEVRandomFlip3D', 'CheckedLoadPointsFromFile',
+    'CheckedLoadPointsFromMultiSweeps', 'LoadMultiViewImagesWithCalib', 'MultiViewGridMask',
+    'MultiViewImageAug3D', 'img_aug_to_projective', 'init_multiview_geometry'
 ]

@@ -4,6 +4,7 @@ Shapes are derived from the configs alone, so a mismatch fails before any weight
 """
 from typing import Optional, Tuple
 
+from ...errors import ConfigMismatchError
 from ...ops.bev_pool import BEVGrid
 from ..dense_heads import HeadGrid
 
@@ -41,7 +42,8 @@ def head_map_shape(cfg: dict) -> Optional[Shape]:
 def check_bev_grids(view_transform: Optional[dict], pts_middle_encoder: Optional[dict],
                     pts_backbone: Optional[dict], pts_neck: Optional[dict],
                     bbox_head: Optional[dict]) -> Shape:
-    """Raises ValueError naming both shapes when two BEV maps of a config disagree.
+    """Raises ConfigMismatchError (a ``ValueError``) naming both shapes when two BEV maps of
+    a config disagree.
 
     Returns:
         ``(ny, nx)`` of the fused BEV map.
@@ -57,7 +59,7 @@ def check_bev_grids(view_transform: Optional[dict], pts_middle_encoder: Optional
     (name, fused), *others = shapes.items()
     for other_name, other in others:
         if other != fused:
-            raise ValueError(f'BEV grids do not match: {name} is {fused} (ny, nx) but '
+            raise ConfigMismatchError(f'BEV grids do not match: {name} is {fused} (ny, nx) but '
                              f'{other_name} is {other}')
     if pts_backbone is not None and bbox_head is not None:
         stride = pts_backbone.get('layer_strides', [2])[0]
@@ -65,7 +67,7 @@ def check_bev_grids(view_transform: Optional[dict], pts_middle_encoder: Optional
         decoded = (int(fused[0] * up / stride), int(fused[1] * up / stride))
         head = head_map_shape(bbox_head)
         if head is not None and head != decoded:
-            raise ValueError(
+            raise ConfigMismatchError(
                 f'BEV grids do not match: the decoder outputs {decoded} (ny, nx) from the fused '
                 f'BEV {fused} (layer_strides[0]={stride}, upsample_strides[0]={up}) but '
                 f'bbox_head train_cfg grid_size/out_size_factor give {head}')

@@ -10,6 +10,8 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import Tensor, nn
 
+from ...errors import ConfigMismatchError
+
 PredsDicts = Sequence[List[Dict[str, Tensor]]]
 # The order CenterHead concatenates its regression heads in (mmdet3d's loss_by_feat).
 BOX_KEYS = ('reg', 'height', 'dim', 'rot', 'vel')
@@ -100,14 +102,14 @@ def task_class_indices(student_tasks: Sequence[dict],
     """Per student task, the teacher class index of each class (by name).
 
     Raises:
-        ValueError: a student class is not a teacher class.
+        ConfigMismatchError: (a ``ValueError``) a student class is not a teacher class.
     """
     out = []
     for task in student_tasks:
         missing = [c for c in task['class_names'] if c not in teacher_classes]
         if missing:
-            raise ValueError(f'student classes {missing} are not teacher classes '
-                             f'{list(teacher_classes)}')
+            raise ConfigMismatchError(f'student classes {missing} are not teacher classes '
+                                      f'{list(teacher_classes)}')
         out.append(tuple(list(teacher_classes).index(c) for c in task['class_names']))
     return tuple(out)
 

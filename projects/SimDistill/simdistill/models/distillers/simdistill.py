@@ -8,6 +8,7 @@ from mmdet3d.structures import Det3DDataSample
 from torch import Tensor, nn
 
 from ...engine.non_finite import NamesNonFiniteLosses
+from ...errors import ConfigMismatchError
 from ...ops.bev_pool import BEVPoolPlanCache
 from ...utils.state_dicts import select_prefix
 from ..detectors.grid_check import check_bev_grids, head_map_shape
@@ -139,8 +140,8 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
             s_tasks = [list(t['class_names']) for t in student_tasks]
             t_tasks = [list(t['class_names']) for t in teacher_cfg['bbox_head']['tasks']]
             if s_tasks != t_tasks:
-                raise ValueError(f'a CenterHead teacher must have the student\'s tasks: student '
-                                 f'{s_tasks}, teacher {t_tasks}')
+                raise ConfigMismatchError(f'a CenterHead teacher must have the student\'s tasks: '
+                                          f'student {s_tasks}, teacher {t_tasks}')
         self.task_classes = task_class_indices(student_tasks, teacher_classes)
         self.num_classes = sum(len(t['class_names']) for t in student_tasks)
         if share_plan:
@@ -186,11 +187,11 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
             return fused, head_map_shape(cfg['bbox_head'])
         (s_bev, s_head), (t_bev, t_head) = grids(student), grids(teacher)
         if s_bev != t_bev:
-            raise ValueError(f'BEV grids do not match: the student fused BEV is {s_bev} (ny, nx) '
-                             f'but the teacher fused BEV is {t_bev}')
+            raise ConfigMismatchError(f'BEV grids do not match: the student fused BEV is {s_bev} '
+                                      f'(ny, nx) but the teacher fused BEV is {t_bev}')
         if s_head != t_head:
-            raise ValueError(f'head grids do not match: the student head maps are {s_head} '
-                             f'(ny, nx) but the teacher head maps are {t_head}')
+            raise ConfigMismatchError(f'head grids do not match: the student head maps are '
+                                      f'{s_head} (ny, nx) but the teacher head maps are {t_head}')
 
     # ---------------------------------------------------------------------------------------
     # losses

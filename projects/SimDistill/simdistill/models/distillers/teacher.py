@@ -6,6 +6,7 @@ from mmengine.config import Config
 from torch import Tensor, nn
 
 from ...compat import load_checkpoint_file
+from ...errors import CheckpointMismatchError
 from ...model_conversion import refuse_upstream_layout
 from ...utils.state_dicts import plain_state_dict
 
@@ -21,7 +22,7 @@ def check_state_dict_matches(model: nn.Module, state: Mapping[str, Tensor], sour
     """Raises naming every missing, unexpected and mis-shaped key (all at once).
 
     Raises:
-        KeyError: the model and the state dict disagree.
+        CheckpointMismatchError: (a ``KeyError``) the model and the state dict disagree.
     """
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
@@ -32,10 +33,10 @@ def check_state_dict_matches(model: nn.Module, state: Mapping[str, Tensor], sour
     if missing or unexpected or misshaped:
         def listed(keys):
             return ', '.join(keys[:20]) + (f' (+{len(keys) - 20} more)' if len(keys) > 20 else '')
-        raise KeyError(f'{source} does not match the teacher: {len(missing)} missing '
-                       f'[{listed(missing)}], {len(unexpected)} unexpected '
-                       f'[{listed(unexpected)}], {len(misshaped)} mis-shaped '
-                       f'[{listed(misshaped)}]')
+        raise CheckpointMismatchError(
+            f'{source} does not match the teacher: {len(missing)} missing [{listed(missing)}], '
+            f'{len(unexpected)} unexpected [{listed(unexpected)}], {len(misshaped)} mis-shaped '
+            f'[{listed(misshaped)}]')
 
 
 def load_teacher_weights(model: nn.Module, filename: str) -> None:

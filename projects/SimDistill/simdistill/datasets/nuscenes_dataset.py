@@ -1,0 +1,106 @@
+"""mmdet3d's nuScenes dataset with its inputs checked: data root, info file, cameras.
+
+mmdet3d reads whatever info pkl it is given: an mmdet3d 0.x file fails with "Annotation must
+have data_list and metainfo keys" (no file named), another dataset's file parses with wrong
+keys or silently maps every box to no class, and a sample that lost a camera reaches the model
+with five images. :class:`CheckedNuScenesDataset` raises :mod:`simdistill.errors` instead,
+naming the file, the key and the sample.
+"""
+import os.path as osp
+from typing import List, Optional, Union
+
+import mmengine
+from mmdet3d.datasets import NuScenesDataset
+from mmdet3d.registry import DATASETS
+
+from ..errors import InfoFileError, InputError, MissingFileError, SampleLayoutError
+
+
+def check_data_root(data_root: Optional[str], key: str = 'data_root') -> None:
+    """Raises :class:`MissingFileError` naming ``key`` when ``data_root`` is not a folder."""
+    if data_root and not osp.isdir(data_root):
+        raise MissingFileError(f'{key} {data_root!r} does not exist (set it in the config or '
+                               f'with --cfg-options {key}=...)')
+
+
+def info_layout_problem(path: str) -> Optional[str]:
+    """What is wrong with the top level of an info pkl, or None if it is mmdet3d 1.x's.
+
+    mmdet3d 1.x infos are ``{'metainfo': dict, 'data_list': list}``; 0.x infos were
+    ``{'infos': list, 'metadata': dict}`` (or a bare list).
+    """
+    infos = mmengine.load(path)
+    if isinstance(infos, dict) and isinstance(infos.get('metainfo'), dict) and isinstance(
+            infos.get('data_list'), list):
+        return None
+    if isinstance(infos, dict) and 'infos' in infos:
+        return (f'is an mmdet3d 0.x info file (keys {sorted(infos)}); this project reads '
+                'mmdet3d 1.x infos (metainfo, data_list): re-create them with '
+                'tools/create_data.py')
+    if isinstance(infos, dict):
+        return (f'has keys {sorted(infos)}, expected an mmdet3d 1.x info file with '
+                'metainfo (dict) and data_list (list)')
+    return (f'holds a {type(infos).__name__}, expected an mmdet3d 1.x info file: a dict with '
+            'metainfo and data_list')
+
+
+@DATASETS.register_module()
+class CheckedNuScenesDataset(NuScenesDataset):
+    """mmdet3d's ``NuScenesDataset`` that refuses bad input with a clear error. Same arguments.
+
+    Raises:
+        MissingFileError: ``data_root`` or ``ann_file`` does not exist.
+        InfoFileError: the info file has another layout (mmdet3d 0.x) or is of another dataset
+            (its ``metainfo.dataset`` is not ``'nuscenes'``, or it lacks a configured class).
+        SampleLayoutError: a sample lacks a camera of ``data_prefix`` (with
+            ``modality.use_camera``) or its LiDAR file (with ``modality.use_lidar``).
+    """
+
+    def load_data_list(self) -> List[dict]:
+        check_data_root(self.data_root)
+        if not osp.isfile(self.ann_file):
+            raise MissingFileError(f'info file (ann_file) not found: {self.ann_file}')
+        try:
+            data_list = super().load_data_list()
+        except InputError:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            problem = info_layout_problem(self.ann_file)
+            if problem is None:
+                raise
+            raise InfoFileError(f'info file {self.ann_file} {problem}') from err
+        self.check_metainfo()  # also when data_list is empty (parse_data_info never ran)
+        return data_list
+
+    def check_metainfo(self) -> None:
+        """The info file's ``metainfo`` (merged into the dataset's) must be nuScenes'."""
+        dataset = self._metainfo.get('dataset')
+        if dataset != 'nuscenes':
+            raise InfoFileError(f'info file {self.ann_file} is of the {dataset!r} dataset '
+                                "(metainfo['dataset']), expected 'nuscenes'")
+        categories = self._metainfo.get('categories') or {}
+        missing = [c for c in self._metainfo.get('classes', ()) if c not in categories]
+        if missing:
+            raise InfoFileError(f'info file {self.ann_file}: metainfo categories '
+                                f'{sorted(categories)} lack the configured classes {missing}')
+
+    def check_sample(self, info: dict) -> None:
+        """The sample has every camera of ``data_prefix`` and a LiDAR file when used."""
+        name = f"sample {info.get('sample_idx', '?')} (token {info.get('token', '?')})"
+        if self.modality.get('use_lidar') and 'lidar_path' not in (info.get('lidar_points') or
+                                                                   {}):
+            raise SampleLayoutError(f'info file {self.ann_file}: {name} has no '
+                                    "lidar_points['lidar_path']")
+        if self.modality.get('use_camera'):
+            expected = [k for k in self.data_prefix if k.startswith('CAM')]
+            cameras = list(info.get('images') or {})
+            missing = [c for c in expected if c not in cameras]
+            if missing:
+                raise SampleLayoutError(
+                    f'info file {self.ann_file}: {name} has {len(cameras)} cameras {cameras}, '
+                    f'missing {missing} (data_prefix names {len(expected)})')
+
+    def parse_data_info(self, info: dict) -> Union[List[dict], dict]:
+        self.check_metainfo()
+        self.check_sample(info)
+        return super().parse_data_info(info)

@@ -1,0 +1,79 @@
+"""The files a config names, checked before a tool builds its runner (which writes a work dir).
+
+``tools/train.py CONFIG`` with a data root that does not exist would otherwise create the work
+dir and its log, then fail deep inside the dataloader; here it fails first, naming the config
+key (``train_dataloader.dataset.data_root``) and the path.
+"""
+import argparse
+import os.path as osp
+from typing import Iterator, List, Sequence, Tuple
+
+from mmengine.config import Config, DictAction
+
+from ..datasets.nuscenes_dataset import check_data_root
+from ..errors import MissingFileError
+
+# What each mmdet3d tool reads: its dataloaders and evaluators.
+TOOL_INPUTS = {
+    'train.py': ('train_dataloader', 'val_dataloader', 'val_evaluator'),
+    'test.py': ('test_dataloader', 'test_evaluator'),
+}
+
+
+def dataset_cfgs(cfg: dict, key: str) -> Iterator[Tuple[str, dict]]:
+    """``(config key, dataset dict)`` of a dataset config and the datasets it wraps
+    (``CBGSDataset.dataset``, ``ConcatDataset.datasets``)."""
+    yield key, cfg
+    if isinstance(cfg.get('dataset'), dict):
+        yield from dataset_cfgs(cfg['dataset'], f'{key}.dataset')
+    for i, inner in enumerate(cfg.get('datasets') or ()):
+        yield from dataset_cfgs(inner, f'{key}.datasets.{i}')
+
+
+def check_files_of(cfg: dict, key: str) -> None:
+    """``data_root`` and ``ann_file`` (joined to it when relative) of one dataset/evaluator."""
+    data_root = cfg.get('data_root')
+    check_data_root(data_root, f'{key}.data_root')
+    ann_file = cfg.get('ann_file')
+    if ann_file:
+        path = ann_file if osp.isabs(ann_file) or not data_root else osp.join(
+            data_root, ann_file)
+        if not osp.isfile(path):
+            raise MissingFileError(f'{key}.ann_file {path!r} does not exist')
+
+
+def check_config_inputs(cfg: Config, parts: Sequence[str]) -> None:
+    """Checks the data roots and info files of ``parts`` (e.g. ``'train_dataloader'``,
+    ``'val_evaluator'``) of ``cfg``; parts the config lacks or sets to None are skipped.
+
+    Raises:
+        MissingFileError: naming the config key and the path.
+    """
+    for part in parts:
+        value = cfg.get(part)
+        if part.startswith('val') and cfg.get('val_cfg') is None:
+            continue
+        if not value:
+            continue
+        if part.endswith('_dataloader'):
+            for key, dataset in dataset_cfgs(value.get('dataset') or {}, f'{part}.dataset'):
+                check_files_of(dataset, key)
+        else:  # an evaluator, or a list of them
+            metrics = value if isinstance(value, (list, tuple)) else [value]
+            for i, metric in enumerate(metrics):
+                check_files_of(metric, part if len(metrics) == 1 else f'{part}.{i}')
+
+
+def check_tool_inputs(tool: str, argv: List[str]) -> None:
+    """Parses ``CONFIG [--cfg-options ...]`` from a tool's ``argv`` as the tool will and checks
+    the inputs it reads (:data:`TOOL_INPUTS`); tools not listed there are not checked."""
+    if tool not in TOOL_INPUTS:
+        return
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument('config')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    args, _ = parser.parse_known_args(argv)
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    check_config_inputs(cfg, TOOL_INPUTS[tool])
