@@ -1,7 +1,8 @@
 """Writes a synthetic nuScenes v1.0-mini release (tables, LiDAR sweeps, camera images, maps).
 
     python tools/create_synthetic_nuscenes.py --out data/nuscenes --samples-per-scene 20 \\
-        --image-scale 0.25 --seed 0 [--sweeps-per-sample 3] [--force]
+        --image-scale 0.25 --seed 0 [--sweeps-per-sample 3] [--city-layout downtown] \\
+        [--clutter-density 1.0] [--colour-palette standard] [--force]
 
 The result is read by the nuScenes devkit and mmdet3d's converter like the real v1.0-mini:
 
@@ -21,6 +22,9 @@ FLAGS = {
     'seed': '--seed',
     'sweeps_per_sample': '--sweeps-per-sample',
     'azimuth_step_deg': '--azimuth-step',
+    'city_layout': '--city-layout',
+    'clutter_density': '--clutter-density',
+    'colour_palette': '--colour-palette',
 }
 
 
@@ -49,6 +53,20 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=defaults.azimuth_step_deg,
         help='LiDAR horizontal resolution in degrees')
+    parser.add_argument(
+        '--city-layout',
+        default=defaults.city_layout,
+        help='street style: downtown (regular blocks, tall buildings) or suburban (irregular '
+        'blocks, low houses behind lawns)')
+    parser.add_argument(
+        '--clutter-density',
+        type=float,
+        default=defaults.clutter_density,
+        help='multiplies the street furniture and parked clutter (1: default)')
+    parser.add_argument(
+        '--colour-palette',
+        default=defaults.colour_palette,
+        help='paints of vehicles and clothes, colours of facades: standard or pastel')
     parser.add_argument(
         '--force', action='store_true', help='replace --out if it exists and is not empty')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')

@@ -2,7 +2,9 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-__all__ = ['VERSION', 'LogSpec', 'LOGS', 'SCENES', 'LOCATIONS', 'log_start_us']
+__all__ = [
+    'VERSION', 'LogSpec', 'LOGS', 'SCENES', 'LOCATIONS', 'log_start_us', 'scene_start_xy'
+]
 
 VERSION = 'v1.0-mini'
 
@@ -59,14 +61,24 @@ SCENES = (
     ('scene-1100', 6),
 )
 
-# Location -> rough global (x, y) of its drives in metres: like the real maps, poses lie a few
-# hundred metres to a few kilometres from the map origin.
+# Location -> global (x, y) of its first drive in metres: like the real maps, poses lie a few
+# hundred metres from the map origin. The scenes of one location are SCENE_SPACING apart along x,
+# so that what their sensors see and their map masks never overlap.
 LOCATIONS = {
-    'singapore-onenorth': (410.0, 1180.0),
-    'boston-seaport': (1010.0, 620.0),
-    'singapore-queenstown': (760.0, 1460.0),
-    'singapore-hollandvillage': (1320.0, 880.0),
+    'singapore-onenorth': (215.0, 205.0),
+    'boston-seaport': (205.0, 215.0),
+    'singapore-queenstown': (210.0, 210.0),
+    'singapore-hollandvillage': (200.0, 200.0),
 }
+SCENE_SPACING = 450.0  # m
+
+
+def scene_start_xy(scene_index: int) -> tuple:
+    """Nominal global (x, y) of the ego at the start of scene ``scene_index`` (metres)."""
+    location = LOGS[SCENES[scene_index][1]].location
+    rank = sum(1 for _, log in SCENES[:scene_index] if LOGS[log].location == location)
+    x, y = LOCATIONS[location]
+    return x + SCENE_SPACING * rank, y
 
 
 def log_start_us(log: LogSpec) -> int:

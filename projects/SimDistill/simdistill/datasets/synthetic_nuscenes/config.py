@@ -2,6 +2,9 @@
 from dataclasses import dataclass
 import numbers
 
+from .layout import CITY_LAYOUTS
+from .materials import PALETTES
+
 __all__ = ['SyntheticNuScenesConfig']
 
 
@@ -31,6 +34,13 @@ class SyntheticNuScenesConfig:
         sweeps_per_sample: Non-key LIDAR_TOP sweeps between two key frames (real nuScenes: 9).
         azimuth_step_deg: Horizontal angle between two LiDAR firings of one beam (degrees).
         jpeg_quality: JPEG quality of the camera images (1-95).
+        city_layout: Street style: 'downtown' (a regular grid of blocks, tall buildings at the
+            sidewalk, two-lane roads) or 'suburban' (irregular blocks, low houses behind lawns,
+            narrower roads).
+        clutter_density: Multiplies how much street furniture (trees, poles, signs, bins) and
+            parked clutter there is; 1 is the default.
+        colour_palette: Paints of vehicles and clothes and colours of facades: 'standard' or
+            'pastel'.
     """
 
     samples_per_scene: int = 20
@@ -39,6 +49,9 @@ class SyntheticNuScenesConfig:
     sweeps_per_sample: int = 3
     azimuth_step_deg: float = 0.4
     jpeg_quality: int = 90
+    city_layout: str = 'downtown'
+    clutter_density: float = 1.0
+    colour_palette: str = 'standard'
 
     def __post_init__(self) -> None:
         _check_int('samples_per_scene', self.samples_per_scene, 1, 1000)
@@ -53,6 +66,15 @@ class SyntheticNuScenesConfig:
             raise ValueError(
                 f'azimuth_step_deg must be at least 0.05, got {self.azimuth_step_deg}')
         _check_int('jpeg_quality', self.jpeg_quality, 1, 95)
+        if self.city_layout not in CITY_LAYOUTS:
+            raise ValueError(
+                f'city_layout must be one of {CITY_LAYOUTS}, got {self.city_layout!r}')
+        _check_float('clutter_density', self.clutter_density, 0.0, 4.0)
+        if self.clutter_density < 0.1:
+            raise ValueError(f'clutter_density must be at least 0.1, got {self.clutter_density}')
+        if self.colour_palette not in PALETTES:
+            raise ValueError(f'colour_palette must be one of {tuple(PALETTES)}, got '
+                             f'{self.colour_palette!r}')
 
     @property
     def image_size(self) -> tuple:

@@ -1,12 +1,15 @@
-"""A 32-beam spinning LiDAR, ray cast onto the ground plane and the object boxes."""
+"""A 32-beam spinning LiDAR, ray cast onto the ground plane (roads, paint, sidewalks, lawns) and
+every solid (the objects' parts, kerbs, buildings, trees, ...): the nearest hit wins, so
+buildings and trees occlude; intensity by material and incidence, dropout and range noise."""
 from dataclasses import dataclass
 
 import numpy as np
 
 from .boxes import BoxState
 from .geometry import RigidTransform
-from .taxonomy import OBJECT_CLASSES
-from .texture import ground_albedo
+from .layout import StreetLayout
+from .materials import MATERIALS, material_id, window_mask
+from .solids import Solids
 
 __all__ = ['LidarModel', 'LidarScan', 'LidarCaster', 'HDL32_ELEVATIONS_DEG']
 
@@ -25,14 +28,16 @@ class LidarModel:
         azimuth_step_deg: Horizontal angle between two firings of a beam (degrees).
         max_range: Farthest return (m).
         range_noise: Standard deviation of the range noise (m).
-        surface_depth: Least depth (m) below an object's face at which its returns lie: the
+        surface_depth: Least depth (m) below a solid's face at which its returns lie: the
             annotated box encloses the object's points, as in nuScenes.
+        dropout: Probability that any return is lost (on top of the material's own).
     """
 
     azimuth_step_deg: float = 0.4
     max_range: float = 70.0
-    range_noise: float = 0.01
+    range_noise: float = 0.015
     surface_depth: float = 0.01
+    dropout: float = 0.02
 
     @property
     def num_azimuths(self) -> int:
@@ -55,14 +60,18 @@ class LidarScan:
 
     Attributes:
         points: ``(N, 5)`` float32 x, y, z (m, sensor frame), intensity (0-255), ring index.
-        num_points: ``(B,)`` number of points inside each box.
-        visible_fraction: ``(B,)`` fraction of the rays that would hit each box (within range)
-            whose nearest hit it is, 0 for boxes no ray reaches.
+        num_points: ``(B,)`` number of points inside each annotated box.
+        visible_fraction: ``(B,)`` fraction of the rays that would hit each object's parts
+            (within range) whose nearest hit is one of them, 0 for objects no ray reaches.
+        hit_owner: ``(N,)`` the object each point lies on (-1: ground or background).
+        hit_material: ``(N,)`` index into ``MATERIALS`` of the surface each point lies on.
     """
 
     points: np.ndarray
     num_points: np.ndarray
     visible_fraction: np.ndarray
+    hit_owner: np.ndarray
+    hit_material: np.ndarray
 
 
 class LidarCaster:
@@ -70,24 +79,26 @@ class LidarCaster:
 
     Args:
         model: The sensor.
-        seed: Seed of the ground texture (for intensities).
     """
 
-    def __init__(self, model: LidarModel, seed: int) -> None:
+    def __init__(self, model: LidarModel) -> None:
         self.model = model
-        self.seed = seed
         self._dirs = model.directions()
         self._step = 2 * np.pi / model.num_azimuths
+        self._reflectivity = np.array([m.reflectivity for m in MATERIALS])
+        self._dropout = np.array([m.dropout for m in MATERIALS])
 
     def scan(self, sensor_to_ego: RigidTransform, ego_to_global: RigidTransform, boxes: BoxState,
-             rng: np.random.Generator) -> LidarScan:
+             solids: Solids, layout: StreetLayout, rng: np.random.Generator) -> LidarScan:
         """Casts a sweep from the sensor pose given by the two transforms.
 
         Args:
             sensor_to_ego: The LiDAR's calibration.
             ego_to_global: The ego pose at the sweep's timestamp.
-            boxes: The objects at that timestamp.
-            rng: Source of range and intensity noise.
+            boxes: The annotated objects' boxes at that timestamp (B boxes).
+            solids: Everything but the ground at that timestamp; ``owners`` index ``boxes``.
+            layout: The streets (what the ground is made of).
+            rng: Source of range and intensity noise and of dropout.
         """
         model = self.model
         rot_gs = ego_to_global.matrix @ sensor_to_ego.matrix
@@ -98,15 +109,18 @@ class LidarCaster:
         best_id = np.full(best_t.shape, -1)  # -1: ground
         best_exit = np.full(best_t.shape, np.inf)
         best_cos = np.maximum(down, 0.0)
-        pair_box, pair_col = self._ray_box_pairs(origin, rot_gs, boxes)
-        hits_possible = self._cast_boxes(origin, dirs, boxes, pair_box, pair_col, best_t, best_id,
-                                         best_exit, best_cos)
+        best_axis = np.full(best_t.shape, 2)
+        pair_box, pair_col = self._ray_box_pairs(origin, rot_gs, solids)
+        hits_possible = self._cast_boxes(origin, dirs, solids, pair_box, pair_col, best_t,
+                                         best_id, best_exit, best_cos, best_axis, len(boxes))
         valid = best_t <= model.max_range
-        visible = np.bincount(best_id[valid & (best_id >= 0)], minlength=len(boxes))
+        owner_of = np.append(solids.owners, -1)  # best_id -1 (ground) -> owner -1
+        best_owner = owner_of[best_id]
+        visible = np.bincount(best_owner[valid & (best_owner >= 0)], minlength=len(boxes))
         fraction = np.where(hits_possible > 0, visible / np.maximum(hits_possible, 1), 0.0)
 
         rows, cols = np.nonzero(valid)
-        ids, cos = best_id[rows, cols], best_cos[rows, cols]
+        ids, cos, axis = best_id[rows, cols], best_cos[rows, cols], best_axis[rows, cols]
         ranges = best_t[rows, cols]
         noise = rng.normal(0.0, model.range_noise, len(ranges))
         depth = np.minimum(
@@ -115,13 +129,38 @@ class LidarCaster:
         xyz = (self._dirs[rows, cols] * ranges[:, None]).astype(np.float32)  # as written
         # Global positions as a reader of the tables computes them: sensor -> ego -> global.
         xyz_global = ego_to_global.apply(sensor_to_ego.apply(xyz.astype(np.float64)))
-        intensity = self._intensity(xyz_global, ids, cos, boxes, rng)
+        materials = self._materials(xyz_global, ids, axis, solids, layout)
+        lost = rng.random(len(ids)) < model.dropout + self._dropout[materials]
+        value = self._reflectivity[materials] * (0.4 + 0.6 * cos) * rng.uniform(
+            0.85, 1.15, len(ids))
+        intensity = np.clip(np.round(value), 0, 255)
         points = np.concatenate([xyz, intensity[:, None], rows[:, None]], axis=1)
         points = points.astype(np.float32)
         point_at = np.full(best_t.shape, -1)
-        point_at[rows, cols] = np.arange(len(rows))
-        keep, counts = self._count_inside(xyz_global, point_at, pair_box, pair_col, boxes)
-        return LidarScan(points[keep], counts, fraction)
+        point_at[rows[~lost], cols[~lost]] = np.flatnonzero(~lost)
+        box_pair, box_col = self._ray_box_pairs(origin, rot_gs, boxes)
+        keep, counts = self._count_inside(xyz_global, point_at, box_pair, box_col, boxes)
+        keep &= ~lost
+        owners = np.where(ids >= 0, owner_of[ids], -1)
+        return LidarScan(points[keep], counts, fraction, owners[keep], materials[keep])
+
+    def _materials(self, xyz_global, ids, axis, solids: Solids, layout: StreetLayout):
+        """Material of each hit ``(N,)``: the ground's where ``ids`` is -1, else the solid's
+        (glass where a window pattern says so)."""
+        materials = np.empty(len(ids), dtype=np.int64)
+        ground = ids < 0
+        materials[ground] = layout.ground(xyz_global[ground, :2])[0]
+        hit = np.flatnonzero(~ground)
+        sid = ids[hit]
+        materials[hit] = solids.materials[sid]
+        patterned = solids.patterns[sid] != 0
+        if patterned.any():
+            sel, s = hit[patterned], sid[patterned]
+            local = np.einsum('nji,nj->ni', solids.rotations[s],
+                              xyz_global[sel] - solids.centers[s])
+            glass = window_mask(solids.patterns[s], axis[sel], local, solids.half_extents[s])
+            materials[sel[glass]] = material_id('glass')
+        return materials
 
     def _ray_box_pairs(self, origin, rot_gs, boxes: BoxState):
         """The (box, azimuth column) pairs whose rays may meet the box: a convex box spans the
@@ -149,13 +188,14 @@ class LidarCaster:
         offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
         return pair_box, (np.repeat(j0, lengths) + offsets) % num_az
 
-    def _cast_boxes(self, origin, dirs, boxes, pair_box, pair_col, best_t, best_id, best_exit,
-                    best_cos) -> np.ndarray:
-        """Slab-tests the rays of every (box, column) pair in the boxes' frames and keeps the
+    def _cast_boxes(self, origin, dirs, boxes: Solids, pair_box, pair_col, best_t, best_id,
+                    best_exit, best_cos, best_axis, num_owners: int) -> np.ndarray:
+        """Slab-tests the rays of every (solid, column) pair in the solids' frames and keeps the
         nearest hit per ray in the ``best_*`` arrays ``(32, A)`` (updated in place).
 
         Returns:
-            ``(B,)`` how many rays hit each box within range, regardless of occlusion.
+            ``(num_owners,)`` how many rays hit each object's parts within range, regardless of
+            occlusion.
         """
         num_az = self.model.num_azimuths
         half = boxes.half_extents[pair_box]
@@ -174,7 +214,12 @@ class LidarCaster:
         t_near = np.maximum(np.maximum(t_enter[0], t_enter[1]), t_enter[2])
         t_far = np.minimum(np.minimum(t_exit[0], t_exit[1]), t_exit[2])
         hit = (t_far >= t_near) & (t_near > 0) & (t_near <= self.model.max_range)
-        hits_possible = np.bincount(pair_box, weights=hit.sum(0), minlength=len(boxes))
+        hr, hp = np.nonzero(hit)
+        owner = boxes.owners[pair_box[hp]]
+        mine = owner >= 0
+        # A ray counts once per object, however many of its parts it passes through.
+        keys = np.unique(owner[mine] * best_t.size + hr[mine] * num_az + pair_col[hp[mine]])
+        hits_possible = np.bincount(keys // best_t.size, minlength=num_owners)
         r, p = np.nonzero(hit & (t_near < best_t[:, pair_col]))
         ray = r * num_az + pair_col[p]
         order = np.lexsort((t_near[r, p], ray))  # per ray, nearest box first
@@ -186,17 +231,8 @@ class LidarCaster:
         # The face hit is the one of the axis whose slab is entered last.
         face_axis = np.argmax(np.stack([t[r, p] for t in t_enter]), axis=0)
         best_cos.flat[ray] = np.abs(np.stack([c[r, p] for c in d])[face_axis, np.arange(len(ray))])
+        best_axis.flat[ray] = face_axis
         return hits_possible.astype(np.int64)
-
-    def _intensity(self, xyz_global, ids, cos, boxes, rng) -> np.ndarray:
-        """Intensities (0-255, integer valued) of returns at ``xyz_global`` ``(N, 3)``:
-        ground albedo or class reflectivity, scaled by the incidence angle, with noise."""
-        ground = 40.0 * ground_albedo(xyz_global[:, 0], xyz_global[:, 1], self.seed)
-        reflectivity = np.array([cls.lidar_reflectivity for cls in OBJECT_CLASSES])
-        surface = np.where(ids >= 0, reflectivity[boxes.class_ids[ids]] if len(boxes) else 0.0,
-                           ground)
-        value = surface * (0.4 + 0.6 * cos) * rng.uniform(0.85, 1.15, len(ids))
-        return np.clip(np.round(value), 0, 255)
 
     def _count_inside(self, xyz_global, point_at, pair_box, pair_col, boxes):
         """Counts the points inside each box and drops those within BOUNDARY_MARGIN of a face.

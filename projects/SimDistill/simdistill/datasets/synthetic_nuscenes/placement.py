@@ -1,16 +1,19 @@
-"""Places a scene's objects around the ego's path: on lanes, parking spots, sidewalks and
-roadsides, each static or moving at a constant velocity, none ever overlapping another or the
-ego car."""
+"""Places a scene's objects on its streets: vehicles in lanes and parking strips, pedestrians on
+sidewalks and crossings, cones and barriers by roadworks; each static or moving at a constant
+velocity, none ever overlapping another, the ego car or the background."""
 from dataclasses import dataclass
 from typing import List, Optional
 
 import numpy as np
 
+from .layout import StreetLayout
 from .rig import EGO_CENTER_X, EGO_LENGTH, EGO_WIDTH
+from .shapes import ObjectShape
+from .solids import Solids
 from .taxonomy import CLASS_NAMES, OBJECT_CLASSES, ObjectClass
 from .trajectory import EgoTrajectory
 
-__all__ = ['ObjectTrack', 'place_objects', 'MAX_PATH_DISTANCE']
+__all__ = ['ObjectTrack', 'place_objects', 'clear_ego_path', 'MAX_PATH_DISTANCE']
 
 MAX_PATH_DISTANCE = 50.0  # every object comes this close (m) to the ego at some key frame
 MIN_OBJECTS, MAX_OBJECTS = 15, 40  # per scene
@@ -33,6 +36,7 @@ class ObjectTrack:
         velocity_xy: ``(2,)`` m/s.
         yaw: Heading of the box's length axis (radians); along the velocity when moving.
         attribute: nuScenes attribute name, None for barriers and cones.
+        shape: Its parts (None until built).
     """
 
     class_id: int
@@ -42,6 +46,7 @@ class ObjectTrack:
     velocity_xy: np.ndarray
     yaw: float
     attribute: Optional[str]
+    shape: Optional[ObjectShape] = None
 
     @property
     def is_moving(self) -> bool:
@@ -87,8 +92,11 @@ class _Placer:
     """Rejection sampler holding the objects placed so far, sampled over the check times."""
 
     def __init__(self, rng: np.random.Generator, ego: EgoTrajectory, duration: float,
-                 drive_side: int) -> None:
-        self.rng, self.ego, self.duration, self.drive_side = rng, ego, duration, drive_side
+                 layout: StreetLayout, background: Solids) -> None:
+        self.rng, self.ego, self.duration, self.layout = rng, ego, duration, layout
+        self.background = background
+        self._bg_radius = 0.5 * np.linalg.norm(background.sizes_wlh[:, :2], axis=1)
+        self._bg_half = 0.5 * background.sizes_wlh[:, [1, 0]]
         # Camera exposures lie a few ms outside [0, duration]; cover them too.
         self.times = np.arange(-0.05, duration + 0.05 + _CHECK_STEP, _CHECK_STEP)
         heading = ego.heading(self.times)
@@ -98,6 +106,11 @@ class _Placer:
         self.ego_yaw = heading
         self.ego_half = np.array([EGO_LENGTH / 2, EGO_WIDTH / 2]) + _EGO_CLEARANCE
         self.key_times = np.arange(0.0, duration + 1e-9, 0.5)
+        path_uv = layout.to_grid(ego.position(self.key_times))
+        self.roads = [
+            r for r in layout.roads
+            if np.min(np.abs(path_uv[:, 1 - r.axis] - r.offset)) < MAX_PATH_DISTANCE - 10.0
+        ]
         self.tracks: List[ObjectTrack] = []
         self._centers = np.zeros((0, len(self.times), 2))
         self._yaws = np.zeros((0, ))
@@ -118,7 +131,25 @@ class _Placer:
                 rectangles_overlap(xy[None], track.yaw, half, self._centers, self._yaws[:, None],
                                    self._halves[:, None])):
             return False
-        return True
+        return not self._hits_background(track, xy, half)
+
+    def _hits_background(self, track: ObjectTrack, xy: np.ndarray, half: np.ndarray) -> bool:
+        """Whether the object's box meets a background solid at any check time (the ground
+        rectangles overlap and so do the height intervals)."""
+        if not track.is_moving:
+            xy = xy[:1]
+        mid = 0.5 * (xy[0] + xy[-1])
+        reach = 0.5 * np.linalg.norm(xy[-1] - xy[0]) + np.linalg.norm(half)
+        bg = self.background
+        near = np.flatnonzero(
+            (np.linalg.norm(bg.centers[:, :2] - mid, axis=1) <= reach + self._bg_radius)
+            & (bg.bottoms < track.size_wlh[2]))
+        if not len(near):
+            return False
+        return bool(
+            np.any(
+                rectangles_overlap(xy[None], track.yaw, half, bg.centers[near, None, :2],
+                                   bg.yaws[near, None], self._bg_half[near, None])))
 
     def add(self, track: ObjectTrack) -> None:
         self.tracks.append(track)
@@ -128,58 +159,74 @@ class _Placer:
         self._halves = np.concatenate([self._halves, half[None]])
 
     def propose(self, class_id: int) -> ObjectTrack:
-        rng, cls = self.rng, OBJECT_CLASSES[class_id]
+        rng, cls, layout = self.rng, OBJECT_CLASSES[class_id], self.layout
         variant = cls.variants[rng.choice(
             len(cls.variants), p=[v.probability for v in cls.variants])]
-        size = np.asarray(variant.size_wlh) * np.clip(rng.normal(1.0, 0.05, 3), 0.88, 1.12)
+        size = np.asarray(variant.size_wlh) * np.clip(rng.normal(1.0, 0.06, 3), 0.86, 1.14)
         previous = self.tracks[-1] if self.tracks else None
         if (cls.name in ('barrier', 'traffic_cone') and previous is not None
                 and previous.class_id == class_id and rng.random() < 0.65):
             return self._continue_row(previous, variant.category, size)
         moving = rng.random() < cls.moving_probability
         speed = rng.uniform(*cls.speed_range) if moving else 0.0
-        # The road at a random point of the ego's path: lanes are parallel to its tangent, the
-        # ego drives on the lane at lateral offset 0, "left" is +normal.
+        # A road near a random point of the ego's drive, and a spot along it.
+        road = self.roads[rng.integers(len(self.roads))]
         tau = rng.uniform(0.0, self.duration)
-        heading = float(self.ego.heading(tau))
-        tangent = np.array([np.cos(heading), np.sin(heading)])
-        normal = np.array([-tangent[1], tangent[0]])
-        along = rng.uniform(-20.0, 40.0)
-        side = rng.choice([-1.0, 1.0])
-        kerb = -self.drive_side  # the side of the ego's own kerb
-        direction = heading
-        if rng.random() < 0.2:  # anywhere around: car parks, plazas, side streets
-            lateral = side * rng.uniform(14.0, MAX_PATH_DISTANCE)
-            direction = rng.uniform(-np.pi, np.pi)
-            role = 'open'
-        elif cls.name in ('barrier', 'traffic_cone'):
-            lateral = side * rng.uniform(4.5, 16.0)
+        along = layout.to_grid(self.ego.position(tau))[road.axis] + rng.uniform(-40.0, 45.0)
+        side = float(rng.choice([-1.0, 1.0]))
+        half = road.half_width
+        direction = int(rng.choice([-1, 1]))
+        cross_heading = False
+        if cls.name in ('barrier', 'traffic_cone'):  # roadworks along a kerb or on a sidewalk
+            if rng.random() < 0.7:
+                lateral = side * (half - rng.uniform(0.4, 1.8))
+            else:
+                lateral = side * (half + rng.uniform(1.6, max(road.sidewalk_width - 0.4, 1.7)))
             role = 'roadside'
         elif cls.name == 'pedestrian':
-            lateral = side * rng.uniform(9.5, 13.0)  # sidewalks
-            direction = heading + (0.0 if rng.random() < 0.5 else np.pi) + rng.normal(0, 0.15)
-            role = 'sidewalk'
-        elif cls.name == 'bicycle' and moving:
-            same_way = rng.random() < 0.6
-            lateral = (kerb if same_way else -kerb) * rng.uniform(5.0, 5.8)  # bike lanes
-            direction = heading if same_way else heading + np.pi
+            crossings = [o for o in layout.roads if o.axis != road.axis]
+            if moving and crossings and rng.random() < 0.3:  # on a zebra crossing
+                other = min(crossings, key=lambda o: abs(o.offset - along))
+                along = other.offset + side * (other.half_width + rng.uniform(
+                    0.8, max(other.sidewalk_width - 0.8, 0.9)))
+                lateral = rng.uniform(-half, half)
+                cross_heading = True
+                role = 'crossing'
+            else:  # the walking zone of a sidewalk, beyond the street furniture
+                lateral = side * (half + rng.uniform(1.8, max(road.sidewalk_width - 0.4, 1.9)))
+                role = 'sidewalk'
+        elif cls.name == 'bicycle' and moving:  # along the kerb of the outermost lane
+            lane = road.lanes - 1
+            lateral = layout.lane_offset(road, direction, lane) + np.sign(
+                layout.lane_offset(road, direction, lane)) * 0.9
             role = 'lane'
         elif moving or (cls.attribute_group == 'vehicle' and rng.random() < 0.3):
-            lane = rng.choice([1, -1, -2])  # 1: the ego's direction, -1/-2: oncoming lanes
-            lateral = (kerb if lane > 0 else -kerb) * abs(lane) * LANE_WIDTH
-            lateral += rng.normal(0.0, 0.25)
-            direction = heading if lane > 0 else heading + np.pi
+            lane = int(rng.integers(road.lanes))
+            lateral = layout.lane_offset(road, direction, lane) + rng.normal(0.0, 0.2)
             role = 'lane'
-        else:  # parked along either kerb, or sidewalk for bicycles
-            lateral = side * rng.uniform(6.8, 8.5)
-            direction = heading + (0.0 if side == kerb else np.pi)
+        elif cls.name in ('bicycle', 'motorcycle') and rng.random() < 0.5:
+            lateral = side * (half + rng.uniform(1.6, max(road.sidewalk_width - 0.4, 1.7)))
             role = 'parked'
-        direction += rng.normal(0.0, 0.03)
-        start = self.ego.position(tau) + along * tangent + lateral * normal
-        velocity = speed * np.array([np.cos(direction), np.sin(direction)])
-        yaw = direction
+        else:  # parked along a kerb, facing the traffic of that side
+            if road.parking_width > 0:
+                lateral = side * (half - 0.5 * road.parking_width)
+            else:
+                lateral = side * (half - 0.5 * size[0] - 0.3)
+            direction = 1 if np.sign(layout.lane_offset(road, 1, 0)) == side else -1
+            role = 'parked'
+        heading = layout.road_heading(road, direction)
+        if cross_heading:
+            heading += np.pi / 2
+        elif role == 'sidewalk':
+            heading += rng.normal(0.0, 0.15)
+        heading += rng.normal(0.0, 0.03)
+        uv = np.zeros(2)
+        uv[road.axis], uv[1 - road.axis] = along, road.offset + lateral
+        start = layout.to_global(uv)
+        velocity = speed * np.array([np.cos(heading), np.sin(heading)])
+        yaw = heading
         if cls.name == 'barrier':
-            yaw = direction + np.pi / 2  # its long side (the width) along the road
+            yaw = heading + np.pi / 2  # its long side (the width) along the road
         elif not moving and cls.name in ('pedestrian', 'traffic_cone'):
             yaw = rng.uniform(-np.pi, np.pi)
         # Position at t = 0 such that it is at `start` at time tau.
@@ -217,8 +264,21 @@ class _Placer:
         return None
 
 
+def clear_ego_path(background: Solids, ego: EgoTrajectory, duration: float) -> Solids:
+    """The background without the solids that the ego car would drive into (with a margin),
+    e.g. a kerb's corner cut by a turn."""
+    times = np.arange(-0.2, duration + 0.3, 0.1)
+    heading = ego.heading(times)
+    centre = ego.position(times) + EGO_CENTER_X * np.stack([np.cos(heading), np.sin(heading)], -1)
+    ego_half = np.array([EGO_LENGTH / 2, EGO_WIDTH / 2]) + 2 * _EGO_CLEARANCE
+    half = 0.5 * background.sizes_wlh[:, [1, 0]]
+    hit = rectangles_overlap(background.centers[:, None, :2], background.yaws[:, None],
+                             half[:, None], centre[None], heading[None], ego_half)
+    return background.select(~np.any(hit, axis=1) | (background.bottoms > 2.5))
+
+
 def place_objects(rng: np.random.Generator, ego: EgoTrajectory, duration: float,
-                  drive_side: int) -> List[ObjectTrack]:
+                  layout: StreetLayout, background: Solids) -> List[ObjectTrack]:
     """Draws 15-40 objects, one per class and the rest by class frequency, placed by rejection
     sampling.
 
@@ -226,7 +286,8 @@ def place_objects(rng: np.random.Generator, ego: EgoTrajectory, duration: float,
         rng: Random source.
         ego: The ego's drive.
         duration: Time from the first to the last key frame (s).
-        drive_side: +1 where traffic keeps right, -1 where it keeps left.
+        layout: The streets they are placed on.
+        background: What they must not overlap besides each other and the ego.
 
     Returns:
         The placed objects, MIN_OBJECTS or more unless the road is packed; an object that found
@@ -241,7 +302,7 @@ def place_objects(rng: np.random.Generator, ego: EgoTrajectory, duration: float,
     # barriers and cones can form rows.
     area = [np.prod(OBJECT_CLASSES[c].variants[0].size_wlh[:2]) for c in class_ids]
     order = sorted(range(count), key=lambda i: (-area[i], class_ids[i]))
-    placer = _Placer(rng, ego, duration, drive_side)
+    placer = _Placer(rng, ego, duration, layout, background)
     for i in order:
         for _ in range(_MAX_ATTEMPTS):
             track = placer.propose(int(class_ids[i]))

@@ -1,15 +1,20 @@
-"""One scene's world: its timeline, the ego's drive and the objects around it."""
+"""One scene's world: its timeline, its streets, the ego's drive and the objects around it."""
+import dataclasses
 from collections import Counter
 from dataclasses import dataclass
 from typing import Tuple
 
 import numpy as np
 
+from .background import build_background
 from .boxes import BoxState
-from .catalog import LOCATIONS, LOGS, SCENES, LogSpec, log_start_us
+from .catalog import LOGS, SCENES, LogSpec, log_start_us, scene_start_xy
 from .config import SyntheticNuScenesConfig
 from .geometry import RigidTransform, quaternion_from_yaw
-from .placement import ObjectTrack, place_objects
+from .layout import StreetLayout, build_layout
+from .placement import ObjectTrack, clear_ego_path, place_objects
+from .shapes import build_shape
+from .solids import Solids, concatenate_solids
 from .taxonomy import OBJECT_CLASSES
 from .trajectory import EgoTrajectory, sample_ego_motion
 
@@ -43,6 +48,8 @@ class SceneWorld:
         ego: The ego's drive, in seconds since ``key_timestamps[0]``.
         objects: The objects.
         spans: ``(n_objects, 2)`` first and last annotated key frame of every object.
+        layout: The streets.
+        background: Everything static that is not annotated (kerbs, buildings, trees, ...).
     """
 
     index: int
@@ -53,6 +60,32 @@ class SceneWorld:
     ego: EgoTrajectory
     objects: Tuple[ObjectTrack, ...]
     spans: np.ndarray
+    layout: StreetLayout
+    background: Solids
+
+    def __post_init__(self) -> None:
+        shapes = [obj.shape for obj in self.objects]
+        counts = [len(shape.centers) for shape in shapes]
+        owner = np.repeat(np.arange(len(shapes)), counts)
+        cat = (lambda f, d: np.concatenate([getattr(sh, f) for sh in shapes])
+               if shapes else np.zeros(d))
+        object.__setattr__(self, '_part_owner', owner)
+        object.__setattr__(self, '_part_center', cat('centers', (0, 3)).reshape(-1, 3))
+        object.__setattr__(self, '_part_size', cat('sizes_wlh', (0, 3)).reshape(-1, 3))
+        object.__setattr__(self, '_part_material', cat('materials', 0).astype(np.int64))
+        object.__setattr__(self, '_part_colour', cat('colours', (0, 3)).reshape(-1, 3))
+        object.__setattr__(self, '_part_pattern', cat('patterns', 0).astype(np.int64))
+
+    def solids(self, timestamp_us: int, boxes: BoxState = None) -> Solids:
+        """Everything the sensors can hit at ``timestamp_us`` besides the ground: the objects'
+        parts (first) and the background."""
+        boxes = self.boxes(timestamp_us) if boxes is None else boxes
+        owner = self._part_owner
+        rot = boxes.rotations[owner]
+        centers = boxes.centers[owner] + np.einsum('pij,pj->pi', rot, self._part_center)
+        parts = Solids(centers, self._part_size, boxes.yaws[owner], boxes.class_ids[owner], owner,
+                       self._part_material, self._part_colour, self._part_pattern)
+        return concatenate_solids([parts, self.background])
 
     def seconds(self, timestamp_us) -> np.ndarray:
         """Scene time (s) of timestamps (µs)."""
@@ -113,9 +146,23 @@ def simulate_scene(config: SyntheticNuScenesConfig, scene_index: int) -> SceneWo
     log = LOGS[log_index]
     keys, sweeps = _timeline(config, scene_index, rng)
     duration = (len(keys) - 1) * KEY_FRAME_INTERVAL_US * 1e-6
-    start_xy = np.asarray(LOCATIONS[log.location]) + rng.uniform(-250.0, 250.0, 2)
-    ego = EgoTrajectory(sample_ego_motion(rng, start_xy, duration), -0.1, duration + 0.1)
-    objects = tuple(place_objects(rng, ego, duration, log.drive_side))
+    start_xy = np.asarray(scene_start_xy(scene_index)) + rng.uniform(-40.0, 40.0, 2)
+    motion = sample_ego_motion(rng, start_xy, duration, log.drive_side)
+    ego = EgoTrajectory(motion, -0.1, duration + 0.1)
+    layout = _street_layout(config, scene_index, motion, duration, log.drive_side)
+    background = clear_ego_path(
+        build_background(
+            scene_rng(config, scene_index, 'background'), layout,
+            layout.to_grid(ego.position(np.arange(-0.1, duration + 0.2, 0.5))),
+            config.clutter_density), ego, duration)
+    objects = place_objects(rng, ego, duration, layout, background)
+    shape_rng = scene_rng(config, scene_index, 'shapes')
+    objects = tuple(
+        dataclasses.replace(
+            obj,
+            shape=build_shape(shape_rng, OBJECT_CLASSES[obj.class_id].name, obj.size_wlh,
+                              obj.attribute == 'cycle.with_rider', config.colour_palette))
+        for obj in objects)
     key_t = (keys - keys[0]) * 1e-6
     ego_xy = ego.position(key_t)
     spans = np.zeros((len(objects), 2), dtype=np.int64)
@@ -123,4 +170,25 @@ def simulate_scene(config: SyntheticNuScenesConfig, scene_index: int) -> SceneWo
         near = np.flatnonzero(
             np.linalg.norm(obj.center(key_t)[:, :2] - ego_xy, axis=1) <= ANNOTATION_RANGE)
         spans[i] = near[0], near[-1]  # placement keeps every object within 50 m once
-    return SceneWorld(scene_index, name, log, keys, sweeps, ego, objects, spans)
+    return SceneWorld(scene_index, name, log, keys, sweeps, ego, objects, spans, layout,
+                      background)
+
+
+def _street_layout(config: SyntheticNuScenesConfig, scene_index: int, motion, duration: float,
+                   drive_side: int) -> StreetLayout:
+    """The streets around a drive: the main road along its start, and the crossing road its
+    turn (if any) ends on."""
+    rng = scene_rng(config, scene_index, 'layout')
+    end = max(duration, motion.turn_start + motion.turn_duration) + 1.0
+    drive = EgoTrajectory(motion, -0.1, end)
+    origin = np.asarray(motion.start_xy)
+    heading = motion.start_heading
+    rot = np.array([[np.cos(heading), np.sin(heading)], [-np.sin(heading), np.cos(heading)]])
+    path_uv = (drive.position(np.arange(-0.1, duration + 0.2, 0.25)) - origin) @ rot.T
+    turn_end = None
+    if motion.turn_angle:
+        turn_end = (drive.position(motion.turn_start + motion.turn_duration) - origin) @ rot.T
+    ego_lane = int(rng.integers(2)) if config.city_layout == 'downtown' else 0
+    return build_layout(rng, config.city_layout, config.colour_palette, drive_side,
+                        config.seed * 1009 + scene_index, origin, heading, path_uv, ego_lane,
+                        turn_end, int(np.sign(motion.turn_angle)))

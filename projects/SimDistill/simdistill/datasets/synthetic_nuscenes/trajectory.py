@@ -79,25 +79,31 @@ class EgoTrajectory:
         return np.stack([np.interp(t, self._t, self._xy[:, i]) for i in range(2)], axis=-1)
 
 
-def sample_ego_motion(rng: np.random.Generator, start_xy, duration: float) -> EgoMotion:
-    """Draws a plausible urban drive of ``duration`` seconds: cruising on a gentle curve, or,
-    in one scene of three, slower with a smooth 60-100° turn.
+def sample_ego_motion(rng: np.random.Generator, start_xy, duration: float,
+                      drive_side: int = 1) -> EgoMotion:
+    """Draws a plausible urban drive of ``duration`` seconds along straight roads: cruising
+    straight on, or, in one scene of three, slower with a right-angle turn into a crossing road
+    (tighter towards the kerb side than across the oncoming lanes).
     """
     heading = rng.uniform(-np.pi, np.pi)
     if rng.random() < 1 / 3:
         speed = rng.uniform(3.0, 6.0)
-        turn_angle = rng.choice([-1.0, 1.0]) * np.deg2rad(rng.uniform(60.0, 100.0))
-        turn_duration = rng.uniform(4.0, 7.0)
+        turn_angle = rng.choice([-1.0, 1.0]) * np.pi / 2
+        towards_kerb = np.sign(turn_angle) == -drive_side  # right turn where traffic keeps right
+        radius = rng.uniform(7.0, 11.0) if towards_kerb else rng.uniform(11.0, 16.0)
+        turn_duration = 0.5 * np.pi * radius / speed
         turn_start = rng.uniform(0.0, max(duration - turn_duration, 0.0) + 1e-3)
+        acceleration = rng.uniform(-0.1, 0.1)
     else:
         speed = rng.uniform(4.0, 11.0)
         turn_angle, turn_start, turn_duration = 0.0, 0.0, 1.0
+        acceleration = rng.uniform(-0.3, 0.3)
     return EgoMotion(
         start_xy=tuple(float(v) for v in start_xy),
         start_heading=float(heading),
         speed=float(speed),
-        acceleration=float(rng.uniform(-0.3, 0.3)),
-        yaw_rate=float(rng.uniform(-0.03, 0.03)),
+        acceleration=float(acceleration),
+        yaw_rate=0.0,
         turn_angle=float(turn_angle),
         turn_start=float(turn_start),
         turn_duration=float(turn_duration))

@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Dict, List, Optional, Union
 
 import numpy as np
-from PIL import Image
 
-from .camera import CameraRenderer
+from .camera import CameraRenderer, sample_lighting, save_jpeg
 from .catalog import SCENES, VERSION
 from .config import SyntheticNuScenesConfig
 from .geometry import quaternion_from_yaw
@@ -30,7 +29,8 @@ from .tokens import TokenFactory
 __all__ = ['GenerationSummary', 'generate_synthetic_nuscenes', 'MARKER_FILE']
 
 MARKER_FILE = 'synthetic_nuscenes.json'  # provenance: the config that generated the folder
-_MAP_SIZE = 64  # pixels; a blank semantic prior (the devkit only needs the file)
+MAP_RESOLUTION = 0.1  # m per pixel of the semantic-prior masks, the devkit's default
+MAP_MARGIN = 90.0  # m of streets mapped around each drive (beyond the LiDAR's reach)
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,8 @@ class _ReleaseBuilder:
         self.root, self.config = root, config
         self.tokens = TokenFactory(config.seed)
         self.tables = NuScenesTables(self.tokens)
-        self.caster = LidarCaster(
-            LidarModel(azimuth_step_deg=config.azimuth_step_deg), config.seed)
+        self.caster = LidarCaster(LidarModel(azimuth_step_deg=config.azimuth_step_deg))
+        self.layouts: Dict[str, list] = defaultdict(list)
         self.lidar_files = 0
         self.images = 0
 
@@ -103,16 +103,32 @@ class _ReleaseBuilder:
             log_token = self.tables.add_log(world.log)
             if log_token not in log_tokens[world.log.location]:
                 log_tokens[world.log.location].append(log_token)
+            self.layouts[world.log.location].append(world.layout)
             self._scene(world, log_token, progress)
         self._maps(log_tokens)
         self.tables.write(self.root / VERSION)
 
     def _maps(self, log_tokens: Dict[str, List[str]]) -> None:
+        """One semantic-prior mask per location (255 on roads and sidewalks), in the devkit's
+        MapMask convention: pixel (row, col) covers global x = col * res, y = (H - row) * res."""
+        import cv2
         (self.root / 'maps').mkdir()
         for location, tokens in log_tokens.items():
             record = self.tables.add_map(location, tokens)
-            blank = np.zeros((_MAP_SIZE, _MAP_SIZE), dtype=np.uint8)
-            Image.fromarray(blank, mode='L').save(self.root / record['filename'])
+            quads = np.concatenate([
+                layout.walkable_polygons(np.asarray(layout.drive_bounds) +
+                                         [-MAP_MARGIN, MAP_MARGIN, -MAP_MARGIN, MAP_MARGIN])
+                for layout in self.layouts[location]
+            ])
+            # The mask starts at the global origin; anything at negative x or y is cropped.
+            extent = np.ceil(quads.reshape(-1, 2).max(0) / MAP_RESOLUTION).astype(int) + 10
+            width, height = int(extent[0]), int(extent[1])
+            mask = np.zeros((height, width), dtype=np.uint8)
+            pixels = np.stack([quads[..., 0] / MAP_RESOLUTION,
+                               height - quads[..., 1] / MAP_RESOLUTION], -1)
+            cv2.fillPoly(mask, [np.round(q).astype(np.int32) for q in pixels], 255)
+            cv2.imwrite(str(self.root / record['filename']), mask,
+                        [cv2.IMWRITE_PNG_COMPRESSION, 1])
 
     def _scene(self, world: SceneWorld, log_token: str, progress: _Progress) -> None:
         config, tables, tokens = self.config, self.tables, self.tokens
@@ -122,10 +138,11 @@ class _ReleaseBuilder:
             channel: tables.add_calibrated_sensor(world.name, calib)
             for channel, calib in calibrations.items()
         }
+        lighting = sample_lighting(scene_rng(config, world.index, 'lighting'))
         renderers = {
             channel:
             CameraRenderer(calibrations[channel].sensor_to_ego, calibrations[channel].intrinsic,
-                           calibrations[channel].width, calibrations[channel].height, config.seed)
+                           calibrations[channel].width, calibrations[channel].height, lighting)
             for channel in CAMERA_CHANNELS
         }
         lidar_rng = scene_rng(config, world.index, 'lidar')
@@ -170,7 +187,9 @@ class _ReleaseBuilder:
                calib: SensorCalibration, cs_token: str, rng: np.random.Generator):
         """Casts, writes and records one sweep; returns the scan and its sample_data record."""
         ego_pose = world.ego_pose(timestamp)
-        scan = self.caster.scan(calib.sensor_to_ego, ego_pose, world.boxes(timestamp), rng)
+        boxes = world.boxes(timestamp)
+        scan = self.caster.scan(calib.sensor_to_ego, ego_pose, boxes,
+                                world.solids(timestamp, boxes), world.layout, rng)
         folder = 'samples' if is_key_frame else 'sweeps'
         filename = f'{folder}/{LIDAR_CHANNEL}/' + _file_name(world, LIDAR_CHANNEL, timestamp,
                                                              '.pcd.bin')
@@ -186,10 +205,9 @@ class _ReleaseBuilder:
         """Renders, writes and records one key-frame image; returns its sample_data record."""
         channel = calib.mount.channel
         ego_pose = world.ego_pose(timestamp)
-        image = renderer.render(ego_pose, world.boxes(timestamp))
+        frame = renderer.render(ego_pose, world.solids(timestamp), world.layout)
         filename = f'samples/{channel}/' + _file_name(world, channel, timestamp, '.jpg')
-        Image.fromarray(image).save(
-            self.root / filename, quality=self.config.jpeg_quality, subsampling=0)
+        save_jpeg(frame.image, self.root / filename, self.config.jpeg_quality)
         self.images += 1
         return self.tables.add_sample_data(
             self.tokens('sample_data', world.name, channel, timestamp), sample_token, cs_token,
