@@ -69,9 +69,17 @@ def get_backend(device: torch.device) -> Backend:
 
     The first call per variant may compile (tens of seconds); a failure warns once per process.
     Devices other than CPU and CUDA always get the PyTorch backend.
+
+    Raises:
+        extension.CompiledOpsUnavailableError: no compiled kernels for ``device`` while
+            ``$SIMDISTILL_REQUIRE_COMPILED_OPS`` is set.
     """
     device = torch.device(device)
     if device.type not in ('cpu', 'cuda'):
+        if extension.compiled_ops_required():
+            raise extension.CompiledOpsUnavailableError(
+                f'simdistill BEV pool: no compiled kernels exist for {device.type} tensors and '
+                f'{extension.REQUIRE_ENV} is set, which forbids the pure-PyTorch fallback')
         return TORCH_BACKEND
     ops = extension.load_ops(cuda=device.type == 'cuda')
     return TORCH_BACKEND if ops is None else ExtensionBackend(ops)

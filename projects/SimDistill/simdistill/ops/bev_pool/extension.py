@@ -8,8 +8,16 @@ processes find the built library there and only load it.
 
 Two variants exist: ``cpu`` (C++/OpenMP) and ``cuda`` (the same plus the CUDA kernels, built
 for every arch of the installed torch that nvcc supports). :func:`load_ops` is what the
-kernels' callers use: it never raises, and after a failed build it warns once per process and
-returns None so that the caller falls back to the pure-PyTorch implementation.
+kernels' callers use: after a failed build it warns once per process and returns None so that
+the caller falls back to the pure-PyTorch implementation (9-22x slower), unless
+``$SIMDISTILL_REQUIRE_COMPILED_OPS`` is set (not ``0``/empty): then it raises, naming why the
+kernels are missing.
+
+An interrupted build never blocks the next one. ``cpp_extension.load`` guards a build folder
+with a ``lock`` file (``torch.utils.file_baton.FileBaton``) that a killed build never removes, and
+every later load would wait on it forever. Every build and load here first takes an OS lock on
+``build.flock`` in the same folder (:func:`build_lock`), which the kernel drops when its holder
+dies: whoever holds it knows no live build of ours owns a ``lock`` file there, and removes one.
 """
 import functools
 import hashlib
@@ -28,6 +36,9 @@ import torch
 CACHE_ENV = 'SIMDISTILL_OPS_CACHE'
 ARCH_ENV = 'SIMDISTILL_CUDA_ARCH_LIST'
 VERBOSE_ENV = 'SIMDISTILL_OPS_VERBOSE'
+REQUIRE_ENV = 'SIMDISTILL_REQUIRE_COMPILED_OPS'
+TORCH_BATON = 'lock'  # cpp_extension.load's FileBaton in the build folder
+BUILD_LOCK = 'build.flock'
 SOURCE_DIR = Path(__file__).resolve().parent / 'src'
 CPU_SOURCES = ('bev_pool.cpp', )
 CUDA_SOURCES = ('bev_pool.cpp', 'bev_pool_cuda.cu')
@@ -145,13 +156,41 @@ def _env(name: str, value: Optional[str]) -> Iterator[None]:
             os.environ[name] = old
 
 
+@contextmanager
+def build_lock(directory: Path) -> Iterator[None]:
+    """Holds ``directory/build.flock`` exclusively and clears a stale ``directory/lock``.
+
+    The OS lock (``fcntl.flock``) is released by the kernel when its holder exits or is
+    killed, so it never outlives a build. Once it is held, torch's ``lock`` file can only be
+    left over from a build that died (every build and load of ours holds the OS lock around
+    ``cpp_extension.load``), and it is removed with a warning naming it. Without ``fcntl``
+    (Windows) nothing is locked or removed.
+    """
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        yield
+        return
+    with open(directory / BUILD_LOCK, 'a') as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # waits for a live build, not for a dead one
+        try:
+            baton = directory / TORCH_BATON
+            if baton.exists():
+                baton.unlink()
+                warnings.warn(f'simdistill BEV pool: removed {baton}, the build lock of an '
+                              'interrupted build', RuntimeWarning, stacklevel=3)
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def _compile(cuda: bool, verbose: bool) -> Any:
     """Builds (if needed) and loads one variant; returns its ``torch.ops`` namespace."""
     from torch.utils import cpp_extension
     args = _build_args(cuda)
     directory = build_directory(cuda, args)
     directory.mkdir(parents=True, exist_ok=True)
-    with _env('TORCH_CUDA_ARCH_LIST', args['arch_list']):
+    with build_lock(directory), _env('TORCH_CUDA_ARCH_LIST', args['arch_list']):
         cpp_extension.load(
             name=args['name'],
             sources=args['sources'],
@@ -210,12 +249,25 @@ def build(cuda: Optional[bool] = None, verbose: bool = True) -> Path:
     return build_directory(cuda)
 
 
+def compiled_ops_required() -> bool:
+    """Whether ``$SIMDISTILL_REQUIRE_COMPILED_OPS`` forbids the pure-PyTorch fallback."""
+    return os.environ.get(REQUIRE_ENV, '0') not in ('', '0')
+
+
+class CompiledOpsUnavailableError(RuntimeError):
+    """The compiled kernels are missing and ``$SIMDISTILL_REQUIRE_COMPILED_OPS`` is set."""
+
+
 def load_ops(cuda: bool) -> Optional[Any]:
     """Like :func:`load_extension` but returns None on failure, warning once per process.
 
     For CPU tensors on a machine that can build CUDA, the CUDA variant (which also carries the
     CPU kernels) is tried first, then the CPU-only one. A failure is remembered: the build is
     not retried in this process.
+
+    Raises:
+        CompiledOpsUnavailableError: on failure when :func:`compiled_ops_required` (at every
+            call, with the remembered reasons).
     """
     if cuda and True in _loaded:
         return _loaded[True]
@@ -229,21 +281,31 @@ def load_ops(cuda: bool) -> Optional[Any]:
             return load_extension(variant)
         except Exception as error:  # noqa: BLE001  any build/load failure means: fall back
             _failures[variant] = f'{type(error).__name__}: {error}'.strip()[:2000]
-    _warn_fallback(variants)
+    _fall_back_or_raise(variants)
     return None
 
 
-def _warn_fallback(variants: List[bool]) -> None:
+def _failure_reasons(variants: List[bool]) -> str:
+    return '; '.join(f"{'cuda' if v else 'cpu'}: {_failures.get(v, 'not built')}"
+                     for v in variants)
+
+
+def _fall_back_or_raise(variants: List[bool]) -> None:
     global _warned
+    reasons = _failure_reasons(variants)
+    if compiled_ops_required():
+        raise CompiledOpsUnavailableError(
+            f'simdistill BEV pool: the compiled kernels are unavailable ({reasons}) and '
+            f'{REQUIRE_ENV} is set, which forbids the pure-PyTorch fallback (9-22x slower). '
+            f'Fix the build (set {VERBOSE_ENV}=1 to see the compiler output) or unset '
+            f'{REQUIRE_ENV}.')
     if _warned:
         return
     _warned = True
-    reasons = '; '.join(f"{'cuda' if v else 'cpu'}: {_failures.get(v, 'not built')}"
-                        for v in variants)
     warnings.warn(
         'simdistill BEV pool: the compiled kernels are unavailable, falling back to the slower '
         f'pure-PyTorch implementation ({reasons}). Set {VERBOSE_ENV}=1 to see the compiler '
-        'output.', RuntimeWarning, stacklevel=3)
+        f'output, {REQUIRE_ENV}=1 to make this an error.', RuntimeWarning, stacklevel=3)
 
 
 def status() -> Dict[str, str]:
