@@ -101,11 +101,11 @@ def load_checkpoint_file(filename: str, map_location: Any = None) -> Any:
         return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         found = re.search(r'GLOBAL ([\w.]+)', str(err))
-        what = f'a {found.group(1)} object' if found else 'an object'
+        what = f'an object of type {found.group(1)}' if found else f'an object ({err})'
         raise UnsafeCheckpointError(
             f'refused to load checkpoint {filename!r} with weights_only=True: it holds {what} '
-            f'outside the allow-list of simdistill.compat ({err}). Load it only if you trust '
-            'its source, e.g. re-save its state_dict.') from err
+            'outside the allow-list of simdistill.compat. Load it only if you trust its '
+            'source, e.g. re-save its state_dict.') from err
     except (EOFError, KeyError, RuntimeError) as err:
         # A truncated zip (RuntimeError from the stream reader), a truncated or foreign legacy
         # pickle (EOFError, KeyError on the magic number); other RuntimeErrors are not ours.
