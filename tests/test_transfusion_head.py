@@ -354,14 +354,40 @@ def test_predict_format():
 
 
 def test_score_threshold_and_max_per_img():
-    head = make_head(test_cfg=dict(GRID, score_threshold=0.02, max_per_img=5))
+    """A threshold between two scores of the unfiltered output keeps exactly the detections
+    above it (some kept, some dropped), and ``max_per_img`` the best of those."""
+    torch.manual_seed(3)
+    head = make_head()
     head.eval()
-    with torch.no_grad():
-        results = head.predict([torch.randn(2, IN_CHANNELS, NY, NX)],
-                               [make_sample(), make_sample()])
-    for result in results:
-        assert len(result.scores_3d) <= 5
-        assert (result.scores_3d >= 0.02).all()
+    feats, samples = [torch.randn(2, IN_CHANNELS, NY, NX)], [make_sample(), make_sample()]
+
+    def predict(**test_cfg):
+        head.test_cfg = dict(GRID, **test_cfg)
+        with torch.no_grad():
+            return head.predict(feats, samples)
+
+    unfiltered = predict(score_threshold=0.0, max_per_img=NUM_PROPOSALS)
+    for sample in unfiltered:
+        assert len(sample.scores_3d) == NUM_PROPOSALS
+    # halfway between the middle two scores of both samples: half of all detections pass
+    pooled = torch.cat([sample.scores_3d for sample in unfiltered]).sort(descending=True).values
+    middle = len(pooled) // 2
+    assert pooled[middle - 1] > pooled[middle]
+    threshold = float(pooled[middle - 1] + pooled[middle]) / 2
+    for max_per_img in (NUM_PROPOSALS, 3):
+        results = predict(score_threshold=threshold, max_per_img=max_per_img)
+        counts = []
+        for full, result in zip(unfiltered, results):  # each sorted best first
+            count = min(int((full.scores_3d >= threshold).sum()), max_per_img)
+            assert len(result.scores_3d) == count
+            assert torch.equal(result.scores_3d, full.scores_3d[:count])
+            assert torch.equal(result.bboxes_3d.tensor, full.bboxes_3d.tensor[:count])
+            assert torch.equal(result.labels_3d, full.labels_3d[:count])
+            counts.append(count)
+        if max_per_img == NUM_PROPOSALS:
+            assert sum(counts) == middle  # kept some, dropped as many
+        else:
+            assert max(counts) == 3  # a sample with 10 or more above the threshold is cut
 
 
 # --------------------------------------------------------------------------------------------
