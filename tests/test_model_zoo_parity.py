@@ -29,6 +29,7 @@ from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
 
 from simdistill.model_conversion import (CONVERTER, convert_mit_han_lab_bevfusion,
                                          convert_mmdet3d_bevfusion)
@@ -291,13 +292,16 @@ def test_published_state_dict_converts_and_loads_strictly(paper_models, name, tm
     key = 'pts_middle_encoder.conv_out.0.weight'
     assert torch.equal(model.state_dict()[key], upstream[key].permute(0, 3, 2, 1, 4))
 
-    # the file the converter writes is what teacher_ckpt / load_from read
+    # the file the converter writes is what teacher_ckpt and load_from (mmengine's
+    # load_checkpoint) read
     path = tmp_path / 'converted.pth'
     torch.save(converted, path)
-    for value in model.state_dict().values():
-        value.zero_()
-    load_teacher_weights(model, str(path))
-    assert torch.equal(model.state_dict()[key], upstream[key].permute(0, 3, 2, 1, 4))
+    for loader in (lambda: load_teacher_weights(model, str(path)),
+                   lambda: load_checkpoint(model, str(path), map_location='cpu', strict=True)):
+        for value in model.state_dict().values():
+            value.zero_()
+        loader()
+        assert torch.equal(model.state_dict()[key], upstream[key].permute(0, 3, 2, 1, 4))
 
 
 def test_spconv1_layout_converts_too():
