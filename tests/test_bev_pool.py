@@ -289,6 +289,27 @@ def test_build_plan_cell_rule():
                 plan.interval_lengths, plan.interval_cells, plan.depth_shape, plan.bev_shape)
 
 
+def test_build_plan_truncating_cell_rule():
+    # BEVFusion's .long() rounds toward zero: up to one cell below a lower bound lands in
+    # cell 0; the upper bounds, non-finite and huge coordinates behave as with floor
+    grid = BEVGrid((0.0, 2.0, 1.0), (0.0, 3.0, 1.0), (-1.0, 1.0, 2.0), index_rounding='trunc')
+    pts = torch.tensor([
+        [-1e-4, 0.5, 0.0],  # just below the lower x bound: cell (0, 0, 0)
+        [0.5, -0.5, 0.0],  # y in (-1, 0): cell (0, 0, 0)
+        [0.5, 1.5, -2.5],  # z (-2.5 - -1) / 2 = -0.75: cell (0, 1, 0)
+        [-1.0, 0.5, 0.0],  # a whole cell below: dropped
+        [2.0, 0.5, 0.0],  # exactly on the upper x bound: dropped
+        [float('nan'), 0.5, 0.0],
+        [-1e30, 0.5, 0.0],
+        [1.5, 2.5, 0.0],  # cell x=1, y=2
+    ])
+    plan = build_plan(pts.reshape(1, 1, 8, 1, 1, 3), grid)
+    assert plan.ranks_depth.tolist() == [0, 1, 2, 7]
+    assert plan.ranks_bev.tolist() == [0, 0, 1 * 2 + 0, 2 * 2 + 1]
+    with pytest.raises(ValueError, match='index_rounding'):
+        BEVGrid(index_rounding='round')
+
+
 def test_plan_layout_and_feat_groups():
     problem = make_problem(6, shape=(2, 3, 4, 2, 3), cells=(2, 3, 5))
     plan = build_plan(problem.geom, problem.grid)
