@@ -10,11 +10,11 @@ from .catalog import SCENES, VERSION
 from .config import SyntheticNuScenesConfig
 from .rig import CAMERA_CHANNELS, LIDAR_CHANNEL
 from .scene import SceneWorld, simulate_scene
-from .taxonomy import CLASS_NAMES, OBJECT_CLASSES, class_colour
+from .taxonomy import CLASS_NAMES, OBJECT_CLASSES
 from .writer import GenerationSummary, generate_synthetic_nuscenes
 
 __all__ = [
     'SyntheticNuScenesConfig', 'generate_synthetic_nuscenes', 'GenerationSummary',
     'simulate_scene', 'SceneWorld', 'SCENES', 'VERSION', 'CAMERA_CHANNELS', 'LIDAR_CHANNEL',
-    'CLASS_NAMES', 'OBJECT_CLASSES', 'class_colour'
+    'CLASS_NAMES', 'OBJECT_CLASSES'
 ]

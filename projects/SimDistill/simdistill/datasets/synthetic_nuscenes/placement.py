@@ -111,6 +111,9 @@ class _Placer:
             r for r in layout.roads
             if np.min(np.abs(path_uv[:, 1 - r.axis] - r.offset)) < MAX_PATH_DISTANCE - 10.0
         ]
+        self.ego_roads = [
+            r for r in self.roads if np.min(np.abs(path_uv[:, 1 - r.axis] - r.offset)) < 12.0
+        ]
         self.tracks: List[ObjectTrack] = []
         self._centers = np.zeros((0, len(self.times), 2))
         self._yaws = np.zeros((0, ))
@@ -158,7 +161,9 @@ class _Placer:
         half = 0.5 * track.size_wlh[[1, 0]] + _OBJECT_CLEARANCE
         self._halves = np.concatenate([self._halves, half[None]])
 
-    def propose(self, class_id: int) -> ObjectTrack:
+    def propose(self, class_id: int, near_ego: bool = False) -> ObjectTrack:
+        """A random track of class ``class_id``; ``near_ego``: on a road the ego drives along,
+        within a few tens of metres of it (where the sensors see it)."""
         rng, cls, layout = self.rng, OBJECT_CLASSES[class_id], self.layout
         variant = cls.variants[rng.choice(
             len(cls.variants), p=[v.probability for v in cls.variants])]
@@ -170,9 +175,11 @@ class _Placer:
         moving = rng.random() < cls.moving_probability
         speed = rng.uniform(*cls.speed_range) if moving else 0.0
         # A road near a random point of the ego's drive, and a spot along it.
-        road = self.roads[rng.integers(len(self.roads))]
+        roads = self.ego_roads if near_ego else self.roads
+        road = roads[rng.integers(len(roads))]
         tau = rng.uniform(0.0, self.duration)
-        along = layout.to_grid(self.ego.position(tau))[road.axis] + rng.uniform(-40.0, 45.0)
+        along = layout.to_grid(self.ego.position(tau))[road.axis] + (
+            rng.uniform(-15.0, 30.0) if near_ego else rng.uniform(-40.0, 45.0))
         side = float(rng.choice([-1.0, 1.0]))
         half = road.half_width
         direction = int(rng.choice([-1, 1]))
@@ -304,8 +311,10 @@ def place_objects(rng: np.random.Generator, ego: EgoTrajectory, duration: float,
     order = sorted(range(count), key=lambda i: (-area[i], class_ids[i]))
     placer = _Placer(rng, ego, duration, layout, background)
     for i in order:
-        for _ in range(_MAX_ATTEMPTS):
-            track = placer.propose(int(class_ids[i]))
+        # The first object of each class goes near the ego's road, so that every class is seen.
+        first_of_class = i < len(OBJECT_CLASSES)
+        for _ in range(3 * _MAX_ATTEMPTS if first_of_class else _MAX_ATTEMPTS):
+            track = placer.propose(int(class_ids[i]), near_ego=first_of_class)
             if placer.fits(track):
                 placer.add(track)
                 break

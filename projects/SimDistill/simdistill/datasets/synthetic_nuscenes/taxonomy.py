@@ -1,11 +1,10 @@
 """nuScenes categories, attributes and visibility levels, and the 10 simulated object classes."""
-import colorsys
 from dataclasses import dataclass
 from typing import Optional
 
 __all__ = [
     'CATEGORIES', 'ATTRIBUTES', 'VISIBILITY_LEVELS', 'CategoryVariant', 'ObjectClass',
-    'OBJECT_CLASSES', 'CLASS_NAMES', 'class_colour', 'visibility_token'
+    'OBJECT_CLASSES', 'CLASS_NAMES', 'visibility_token'
 ]
 
 # The 23 annotation categories of the v1.0 release with their lidarseg class index.
@@ -83,9 +82,6 @@ class ObjectClass:
     Attributes:
         name: mmdet3d class name.
         variants: nuScenes categories it is annotated as.
-        hue_deg: Hue of its colour in the camera images (degrees); every face is drawn in this
-            hue, only brightness varies.
-        lidar_reflectivity: Mean LiDAR intensity of its surface at normal incidence (0-255).
         speed_range: Speeds of the moving ones (m/s).
         moving_probability: Fraction of the instances that move.
         frequency: Relative frequency beyond the one instance per scene every class gets.
@@ -94,8 +90,6 @@ class ObjectClass:
 
     name: str
     variants: tuple
-    hue_deg: float
-    lidar_reflectivity: float
     speed_range: tuple
     moving_probability: float
     frequency: float
@@ -103,45 +97,36 @@ class ObjectClass:
 
 
 OBJECT_CLASSES = (
-    ObjectClass('car', (CategoryVariant('vehicle.car', 1.0, (1.95, 4.60, 1.72)), ), 0.0, 40.0,
-                (3.0, 11.0), 0.5, 0.34, 'vehicle'),
-    ObjectClass('truck', (CategoryVariant('vehicle.truck', 1.0, (2.51, 6.93, 2.84)), ), 36.0, 35.0,
-                (2.5, 9.0), 0.4, 0.07, 'vehicle'),
+    ObjectClass('car', (CategoryVariant('vehicle.car', 1.0, (1.95, 4.60, 1.72)), ), (3.0, 11.0),
+                0.5, 0.34, 'vehicle'),
+    ObjectClass('truck', (CategoryVariant('vehicle.truck', 1.0, (2.51, 6.93, 2.84)), ), (2.5, 9.0),
+                0.4, 0.07, 'vehicle'),
     ObjectClass('construction_vehicle', (CategoryVariant('vehicle.construction', 1.0,
-                                                         (2.85, 6.37, 3.19)), ), 72.0, 45.0,
-                (0.5, 2.5), 0.15, 0.03, 'vehicle'),
+                                                         (2.85, 6.37, 3.19)), ), (0.5, 2.5), 0.15,
+                0.03, 'vehicle'),
     ObjectClass('bus', (CategoryVariant('vehicle.bus.rigid', 0.85, (2.94, 10.9, 3.47)),
-                        CategoryVariant('vehicle.bus.bendy', 0.15, (2.95, 16.0, 3.30))), 108.0,
-                40.0, (2.0, 9.0), 0.6, 0.03, 'vehicle'),
-    ObjectClass('trailer', (CategoryVariant('vehicle.trailer', 1.0, (2.90, 12.29, 3.87)), ), 144.0,
-                30.0, (2.0, 7.0), 0.3, 0.03, 'vehicle'),
+                        CategoryVariant('vehicle.bus.bendy', 0.15, (2.95, 16.0, 3.30))),
+                (2.0, 9.0), 0.6, 0.03, 'vehicle'),
+    ObjectClass('trailer', (CategoryVariant('vehicle.trailer', 1.0, (2.90, 12.29, 3.87)), ),
+                (2.0, 7.0), 0.3, 0.03, 'vehicle'),
     ObjectClass('barrier', (CategoryVariant('movable_object.barrier', 1.0, (2.53, 0.50, 0.98)), ),
-                180.0, 90.0, (0.0, 0.0), 0.0, 0.10, None),
+                (0.0, 0.0), 0.0, 0.10, None),
     ObjectClass('motorcycle', (CategoryVariant('vehicle.motorcycle', 1.0, (0.77, 2.11, 1.47)), ),
-                216.0, 30.0, (3.0, 10.0), 0.5, 0.04, 'cycle'),
-    ObjectClass('bicycle', (CategoryVariant('vehicle.bicycle', 1.0, (0.60, 1.70, 1.28)), ), 252.0,
-                20.0, (2.0, 6.0), 0.5, 0.05, 'cycle'),
+                (3.0, 10.0), 0.5, 0.04, 'cycle'),
+    ObjectClass('bicycle', (CategoryVariant('vehicle.bicycle', 1.0, (0.60, 1.70, 1.28)), ),
+                (2.0, 6.0), 0.5, 0.05, 'cycle'),
     ObjectClass('pedestrian',
                 (CategoryVariant('human.pedestrian.adult', 0.86, (0.67, 0.73, 1.77)),
                  CategoryVariant('human.pedestrian.child', 0.04, (0.52, 0.52, 1.32)),
                  CategoryVariant('human.pedestrian.construction_worker', 0.06, (0.72, 0.75, 1.78)),
-                 CategoryVariant('human.pedestrian.police_officer', 0.04, (0.70, 0.73, 1.80))),
-                288.0, 15.0, (0.8, 1.7), 0.6, 0.21, 'pedestrian'),
+                 CategoryVariant('human.pedestrian.police_officer', 0.04,
+                                 (0.70, 0.73, 1.80))), (0.8, 1.7), 0.6, 0.21, 'pedestrian'),
     ObjectClass('traffic_cone', (CategoryVariant('movable_object.trafficcone', 1.0,
-                                                 (0.41, 0.41, 1.07)), ), 324.0, 120.0, (0.0, 0.0),
-                0.0, 0.10, None),
+                                                 (0.41, 0.41, 1.07)), ), (0.0, 0.0), 0.0, 0.10,
+                None),
 )
 
 CLASS_NAMES = tuple(cls.name for cls in OBJECT_CLASSES)
-
-# Saturation and value of every class colour; the hue tells the classes apart.
-_COLOUR_SATURATION = 0.9
-
-
-def class_colour(class_index: int) -> tuple:
-    """RGB colour (floats in [0, 1]) of a fully lit face of class ``class_index``."""
-    hue = OBJECT_CLASSES[class_index].hue_deg / 360.0
-    return colorsys.hsv_to_rgb(hue, _COLOUR_SATURATION, 1.0)
 
 
 def visibility_token(visible_fraction: float) -> str:

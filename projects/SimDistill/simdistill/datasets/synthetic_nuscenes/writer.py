@@ -126,7 +126,8 @@ class _ReleaseBuilder:
             mask = np.zeros((height, width), dtype=np.uint8)
             pixels = np.stack([quads[..., 0] / MAP_RESOLUTION,
                                height - quads[..., 1] / MAP_RESOLUTION], -1)
-            cv2.fillPoly(mask, [np.round(q).astype(np.int32) for q in pixels], 255)
+            for quad in pixels:  # one at a time: overlaps (junctions) stay filled
+                cv2.fillConvexPoly(mask, np.round(quad).astype(np.int32), 255)
             cv2.imwrite(str(self.root / record['filename']), mask,
                         [cv2.IMWRITE_PNG_COMPRESSION, 1])
 
