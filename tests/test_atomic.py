@@ -1,9 +1,17 @@
 """atomic_path: a finished write replaces the file; a failed one leaves the old file alone."""
+import hashlib
 import os
+import shutil
+import signal
 import stat
+import subprocess
+import sys
+import threading
 
 import pytest
+import torch
 
+from simdistill.utils import atomic as atomic_module
 from simdistill.utils.atomic import atomic_path
 
 
@@ -21,3 +29,132 @@ def test_atomic_path_replaces_on_success_and_keeps_the_old_file_on_failure(tmp_p
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask  # not mkstemp's 0600
+
+
+# ---------------------------------------------------------------------------------------------
+# Each writer killed (SIGKILL) midway: at its first rename, when everything is written to its
+# temporary path and nothing is in place yet. The previous result must be intact and no file
+# outside the hidden temporaries may be new or changed.
+# ---------------------------------------------------------------------------------------------
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# Runs ``python SCRIPT ARGS`` with os.replace/os.rename (Path.rename calls os.rename) announcing
+# themselves and hanging, so the test can kill the writer exactly before its first rename.
+PAUSE_AT_RENAME = r'''
+import os, runpy, sys, time
+def pause(*args, **kwargs):
+    print('RENAMING', *args[:2], flush=True)
+    time.sleep(600)
+os.replace = os.rename = pause
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name='__main__')
+'''
+
+
+def kill_at_first_rename(script, *args, timeout=300):
+    """Runs a tool until it is about to rename its output into place, then SIGKILLs its whole
+    process group. Returns the tool's output up to then."""
+    proc = subprocess.Popen([sys.executable, '-c', PAUSE_AT_RENAME, script, *map(str, args)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    watchdog = threading.Timer(timeout, os.killpg, (proc.pid, signal.SIGKILL))
+    watchdog.start()
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith('RENAMING'):
+                os.killpg(proc.pid, signal.SIGKILL)
+                break
+    finally:
+        watchdog.cancel()
+        proc.wait()
+    output = ''.join(lines)
+    assert lines and lines[-1].startswith('RENAMING'), output[-3000:]
+    assert proc.returncode == -signal.SIGKILL
+    return output
+
+
+def snapshot(folder):
+    """{relative path: content hash} of every file under ``folder`` outside hidden entries."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        dirnames[:] = [d for d in dirnames if not d.startswith('.')]
+        for name in filenames:
+            if not name.startswith('.'):
+                path = os.path.join(dirpath, name)
+                with open(path, 'rb') as f:
+                    out[os.path.relpath(path, folder)] = hashlib.sha1(f.read()).hexdigest()
+    return out
+
+
+def test_atomic_path_writer_killed_before_its_rename_keeps_the_old_report(tmp_path):
+    # What make_report.py, the benchmark JSON/MD writers, pretrain and infer_onnx all do.
+    script = tmp_path / 'write_report.py'
+    script.write_text(  # atomic.py alone: importing simdistill would take seconds
+        'import importlib.util, json, sys\n'
+        f'spec = importlib.util.spec_from_file_location("atomic", {atomic_module.__file__!r})\n'
+        'atomic = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(atomic)\n'
+        'with atomic.atomic_path(sys.argv[1]) as tmp, open(tmp, "w") as f:\n'
+        '    json.dump({"rows": list(range(200000))}, f)\n')
+    report = tmp_path / 'out' / 'report.json'
+    report.parent.mkdir()
+    report.write_text('{"rows": "previous"}')
+    kill_at_first_rename(script, report)
+    assert report.read_text() == '{"rows": "previous"}'
+    leftovers = [n for n in os.listdir(report.parent) if n != 'report.json']
+    assert len(leftovers) == 1 and leftovers[0].startswith('.report.json.')
+    assert leftovers[0].endswith('.tmp')  # the finished temporary, hidden
+
+
+def test_export_student_killed_before_its_rename_keeps_the_old_weights(tmp_path):
+    distiller = tmp_path / 'distiller.pth'
+    torch.save({'state_dict': {'student.head.weight': torch.arange(6.0).reshape(2, 3),
+                               'lidar_adapter.weight': torch.ones(1)}}, str(distiller))
+    out = tmp_path / 'exported' / 'student.pth'
+    out.parent.mkdir()
+    torch.save({'state_dict': {'head.weight': torch.zeros(2, 3)}}, str(out))
+    before = snapshot(out.parent)
+    output = kill_at_first_rename('tools/model_converters/export_student.py', distiller, out)
+    assert f'{out.parent}/.student.pth.' in output  # the rename it was killed at
+    assert snapshot(out.parent) == before
+    assert torch.equal(torch.load(str(out), weights_only=True)['state_dict']['head.weight'],
+                       torch.zeros(2, 3))
+
+
+def test_create_data_killed_before_its_renames_keeps_the_old_infos(nuscenes_infos, tmp_path):
+    # A data root whose inputs are the session's synthetic release and whose info files are
+    # copies of its infos (the previous result).
+    source = nuscenes_infos['root'].rstrip('/')
+    root = tmp_path / 'data' / 'nuscenes'
+    root.mkdir(parents=True)
+    for name in os.listdir(source):
+        path = os.path.join(source, name)
+        if name.endswith('_gt_database') or not os.path.isdir(path):
+            (shutil.copytree if os.path.isdir(path) else shutil.copy)(path, root / name)
+        else:
+            os.symlink(path, root / name)
+    before = snapshot(root)
+    assert 'nuscenes_infos_train.pkl' in before and 'nuscenes_infos_val.pkl' in before
+    output = kill_at_first_rename('tools/create_data.py', '--root', root, '--version',
+                                  'v1.0-mini', '--max-sweeps', 2)
+    assert f'RENAMING {root}' in output  # the first output put in place (the GT database)
+    assert snapshot(root) == before
+    visible = lambda folder: sorted(n for n in os.listdir(folder) if not n.startswith('.'))  # noqa
+    assert visible(root) == visible(source)
+    hidden = [n for n in os.listdir(tmp_path / 'data') if n != 'nuscenes']
+    assert len(hidden) == 1 and hidden[0].startswith('.nuscenes-infos-')  # the staging folder
+
+
+def test_synthetic_data_writer_killed_before_its_rename_keeps_the_old_release(tmp_path):
+    root = tmp_path / 'data' / 'nuscenes'
+    args = ('tools/create_synthetic_nuscenes.py', '--out', root, '--samples-per-scene', 1,
+            '--image-scale', 0.05, '--sweeps-per-sample', 0, '--no-progress')
+    previous = root / 'v1.0-mini'
+    previous.mkdir(parents=True)
+    (previous / 'sample.json').write_text('["the previous release"]')
+    before = snapshot(root)
+    output = kill_at_first_rename(*args, '--force')
+    assert '.nuscenes.partial-' in output or str(root) in output
+    assert snapshot(root) == before
+    hidden = [n for n in os.listdir(tmp_path / 'data') if n != 'nuscenes']
+    assert len(hidden) == 1 and hidden[0].startswith('.nuscenes.partial-')

@@ -5,13 +5,22 @@ as documented: run from the folder that holds ``data/nuscenes`` with
 ``--root-path ./data/nuscenes --out-dir ./data/nuscenes`` (its v2 update step reads
 ``./data/nuscenes`` whatever is passed). This module runs it exactly so, for any data root whose
 last two parts are ``data/nuscenes``.
+
+The converter writes its pkls in place, in several passes (v1 infos, then v2 over them, then the
+GT database). So it runs in a staging ``data/nuscenes`` beside the data root whose inputs (the
+release tables, ``samples``, ``sweeps``, ``maps``) are links to the real ones; its outputs are
+renamed into the data root only when it has finished. A run killed midway leaves the previous
+info files whole (and a hidden ``.nuscenes-infos-*`` staging folder).
 """
 import os
 import os.path as osp
+import shutil
 import subprocess
 import sys
+import tempfile
 from typing import Dict, List
 
+from ..errors import MissingFileError
 from .mmdet3d_tools import mmdet3d_tool, mmdet3d_tools_root
 
 INFO_FILES = ('nuscenes_infos_train.pkl', 'nuscenes_infos_val.pkl')
@@ -44,7 +53,7 @@ def create_nuscenes_infos(data_root: str, version: str = 'v1.0-mini',
 
     Raises:
         ValueError: ``data_root`` does not end in ``data/nuscenes``.
-        FileNotFoundError: the release tables are missing.
+        MissingFileError: (a ``FileNotFoundError``) the release tables are missing.
         RuntimeError: the converter failed (its output is in the message).
     """
     data_root = osp.abspath(data_root)
@@ -54,20 +63,54 @@ def create_nuscenes_infos(data_root: str, version: str = 'v1.0-mini',
                          'reads ./data/nuscenes from the folder that holds it')
     tables = osp.join(data_root, version)
     if not osp.isfile(osp.join(tables, 'sample.json')):
-        raise FileNotFoundError(f'no nuScenes tables at {tables}/sample.json')
-    workdir = osp.dirname(parent)
-    env = dict(os.environ)
-    env['PYTHONPATH'] = os.pathsep.join(
-        p for p in (mmdet3d_tools_root(), env.get('PYTHONPATH', '')) if p)
-    pipe = None if verbose else subprocess.PIPE
-    proc = subprocess.run(converter_command(version, max_sweeps), cwd=workdir, env=env,
-                          stdout=pipe, stderr=subprocess.STDOUT if pipe else None, text=True)
-    log = (proc.stdout or '')[-4000:] if pipe else '(its output is above)'
-    if proc.returncode != 0:
-        raise RuntimeError(f'mmdet3d create_data.py failed on {data_root} '
-                           f'(exit {proc.returncode}):\n{log}')
-    out = {split: osp.join(data_root, f) for split, f in zip(('train', 'val'), INFO_FILES)}
-    for path in out.values():
-        if not osp.isfile(path):
-            raise RuntimeError(f'mmdet3d create_data.py did not write {path}:\n{log}')
-    return out
+        raise MissingFileError(f'no nuScenes tables at {tables}/sample.json')
+    workdir = tempfile.mkdtemp(prefix='.nuscenes-infos-', dir=parent)
+    try:
+        staged = staging_root(data_root, workdir)
+        env = dict(os.environ)
+        env['PYTHONPATH'] = os.pathsep.join(
+            p for p in (mmdet3d_tools_root(), env.get('PYTHONPATH', '')) if p)
+        pipe = None if verbose else subprocess.PIPE
+        proc = subprocess.run(converter_command(version, max_sweeps), cwd=workdir, env=env,
+                              stdout=pipe, stderr=subprocess.STDOUT if pipe else None,
+                              text=True)
+        log = (proc.stdout or '')[-4000:] if pipe else '(its output is above)'
+        if proc.returncode != 0:
+            raise RuntimeError(f'mmdet3d create_data.py failed on {data_root} '
+                               f'(exit {proc.returncode}):\n{log}')
+        for name in INFO_FILES:
+            if not osp.isfile(osp.join(staged, name)):
+                raise RuntimeError(f'mmdet3d create_data.py did not write {name}:\n{log}')
+        install_outputs(staged, data_root)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)  # links and emptied folders only by now
+    return {split: osp.join(data_root, f) for split, f in zip(('train', 'val'), INFO_FILES)}
+
+
+def staging_root(data_root: str, workdir: str) -> str:
+    """``workdir/data/nuscenes`` with a link to every input folder of ``data_root`` (not to
+    a previous GT database, nor to any file: the converter must not write through a link)."""
+    staged = osp.join(workdir, 'data', 'nuscenes')
+    os.makedirs(staged)
+    for name in os.listdir(data_root):
+        path = osp.join(data_root, name)
+        if osp.isdir(path) and not name.startswith('.') and not name.endswith('_gt_database'):
+            os.symlink(path, osp.join(staged, name))
+    return staged
+
+
+def install_outputs(staged: str, data_root: str) -> None:
+    """Renames what the converter wrote in ``staged`` (files and new folders, not the links)
+    into ``data_root``, each file atomically: the GT database folder first, the info files
+    last, so a reader never finds new infos beside an old GT database."""
+    outputs = [n for n in os.listdir(staged) if not osp.islink(osp.join(staged, n))]
+    order = lambda n: (n in INFO_FILES, not osp.isdir(osp.join(staged, n)))  # noqa: E731
+    for name in sorted(outputs, key=order):
+        src, dst = osp.join(staged, name), osp.join(data_root, name)
+        if osp.isdir(src) and osp.isdir(dst):  # a folder cannot replace a folder in one step
+            old = tempfile.mkdtemp(prefix=f'.{name}.old-', dir=data_root)
+            os.replace(dst, osp.join(old, name))
+            os.replace(src, dst)
+            shutil.rmtree(old)
+        else:
+            os.replace(src, dst)
