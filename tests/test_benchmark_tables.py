@@ -69,3 +69,27 @@ def test_a_recorded_run_is_reused_only_for_the_same_config_options_and_teacher(t
                                       [f'model.teacher_ckpt={b}'], str(tmp_path / 'out'), 12,
                                       reuse=[record])
     assert got is record and not (tmp_path / 'out').exists()
+
+
+def test_a_run_of_other_code_or_other_data_is_another_run(tmp_path, monkeypatch):
+    code = tmp_path / 'code'
+    code.mkdir()
+    (code / 'module.py').write_text('x = 1\n')
+    before = distill_gain.code_fingerprint(str(code))
+    (code / 'module.py').write_text('x = 2\n')
+    assert distill_gain.code_fingerprint(str(code)) != before
+    (code / '__pycache__').mkdir()
+    (code / '__pycache__' / 'module.pyc').write_bytes(b'cache')
+    after = distill_gain.code_fingerprint(str(code))
+    assert after == distill_gain.code_fingerprint(str(code))
+    root = tmp_path / 'data'
+    root.mkdir()
+    infos = {name: root / name for name in ('train.pkl', 'val.pkl')}
+    for path in infos.values():
+        path.write_bytes(b'infos')
+    options = [f'train_dataloader.dataset.data_root={root}/',
+               'train_dataloader.dataset.ann_file=train.pkl',
+               f'val_evaluator.ann_file={infos["val.pkl"]}']
+    first = distill_gain.data_fingerprint(distill_gain.BASELINE, options)
+    infos['val.pkl'].write_bytes(b'other world')
+    assert distill_gain.data_fingerprint(distill_gain.BASELINE, options) != first

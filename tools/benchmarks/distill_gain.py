@@ -90,11 +90,46 @@ def teacher_weights_sha1(checkpoint: str) -> str:
     return digest.hexdigest()
 
 
+CODE_DIR = osp.join(ROOT, 'projects', 'SimDistill', 'simdistill')
+CODE_SUFFIXES = ('.py', '.cpp', '.cu', '.h')
+
+
+def code_fingerprint(code_dir: str = CODE_DIR) -> str:
+    """sha1 over the plugin's source files (paths and bytes): a run made by other code is not
+    the same run, committed or not."""
+    digest = hashlib.sha1()
+    for folder, dirs, files in os.walk(code_dir):
+        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+        for name in sorted(f for f in files if f.endswith(CODE_SUFFIXES)):
+            path = osp.join(folder, name)
+            digest.update(osp.relpath(path, code_dir).encode())
+            with open(path, 'rb') as f:
+                digest.update(f.read())
+    return digest.hexdigest()
+
+
+def data_fingerprint(config: str, cfg_options: List[str]) -> str:
+    """sha1 of the info files the run trains and evaluates on (another generated world, or
+    another seed of it, is other data); a missing file counts by its path."""
+    from mmengine.config import Config, DictAction
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg.merge_from_dict({k: DictAction._parse_iterable(v)
+                         for k, v in (o.split('=', 1) for o in cfg_options)})
+    train = cfg.train_dataloader.dataset
+    train = train.get('dataset', train)  # CBGS and repeat wrappers
+    digest = hashlib.sha1()
+    for path in (osp.join(train.data_root, train.ann_file), cfg.val_evaluator.ann_file):
+        digest.update(path.encode() if not osp.isfile(path) else open(path, 'rb').read())
+    return digest.hexdigest()
+
+
 def run_fingerprint(config: str, cfg_options: List[str], teacher_ckpt: Optional[str]) -> str:
-    """What a run's result depends on: the resolved config with its options and, for a
-    distiller, the teacher's weights (not the path they were read from)."""
+    """What a run's result depends on: the resolved config with its options, the plugin's code,
+    the info files and, for a distiller, the teacher's weights (not the path they were read
+    from)."""
     options = [o for o in cfg_options if not o.startswith('model.teacher_ckpt=')]
-    fingerprint = config_fingerprint(config, options)
+    fingerprint = hashlib.sha1((config_fingerprint(config, options) + code_fingerprint() +
+                                data_fingerprint(config, options)).encode()).hexdigest()
     if teacher_ckpt:
         fingerprint = hashlib.sha1(
             (fingerprint + teacher_weights_sha1(teacher_ckpt)).encode()).hexdigest()
