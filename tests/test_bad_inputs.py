@@ -4,6 +4,7 @@ import json
 import os
 import os.path as osp
 import re
+import runpy
 import subprocess
 import sys
 
@@ -360,13 +361,41 @@ def evaluate(metric_and_results, results, name):
     return str(path), metric.evaluate_results_file(str(path))
 
 
-def test_results_file_the_devkit_accepts_scores_the_ground_truth_perfectly(metric_and_results):
-    _, metrics = evaluate(metric_and_results, metric_and_results[1], 'good')
-    evaluated = metric_and_results[3]
+def evaluate_with_the_tool(nuscenes_infos, path):
+    """``python tools/evaluate_results.py TEACHER path`` on the synthetic data, in-process."""
+    argv = sys.argv
+    sys.argv = ['evaluate_results.py', TEACHER, str(path), '--cfg-options',
+                f'test_evaluator.data_root={nuscenes_infos["root"]}',
+                f'test_evaluator.ann_file={nuscenes_infos["val"]}']
+    try:
+        runpy.run_path(osp.join(ROOT, 'tools', 'evaluate_results.py'), run_name='__main__')
+    finally:
+        sys.argv = argv
+
+
+def test_results_file_the_devkit_accepts_scores_the_ground_truth_perfectly(
+        metric_and_results, nuscenes_infos):
+    _, good, folder, evaluated = metric_and_results
+    path = folder / 'good' / 'results_nusc.json'
+    path.parent.mkdir()
+    path.write_text(json.dumps(good))
+    evaluate_with_the_tool(nuscenes_infos, path)
+    metrics = json.loads((folder / 'good' / 'metrics.json').read_text())
     assert len(evaluated) >= 5
     for name in Config.fromfile(TEACHER).class_names:  # the devkit gives absent classes AP 0
         ap = metrics[f'pred_instances_3d_NuScenes/{name}_AP_dist_0.5']
         assert ap == pytest.approx(1.0 if name in evaluated else 0.0), name
+    # The same file with one box's rotation dropped: refused by the tool, nothing written.
+    bad = json.loads(json.dumps(good))
+    token = sorted(bad['results'])[0]
+    del bad['results'][token][0]['rotation']
+    path = folder / 'bad_by_tool' / 'results_nusc.json'
+    path.parent.mkdir()
+    path.write_text(json.dumps(bad))
+    with pytest.raises(ResultsFileError, match=rf"{path}: results\['{token}'\]\[0\] lacks "
+                       "the key 'rotation'"):
+        evaluate_with_the_tool(nuscenes_infos, path)
+    assert os.listdir(path.parent) == ['results_nusc.json']
 
 
 def test_results_files_the_devkit_rejects_name_the_file_sample_and_key(metric_and_results):
@@ -382,11 +411,11 @@ def test_results_files_the_devkit_rejects_name_the_file_sample_and_key(metric_an
         'no_rotation': (no_rotation, rf"results\['{token}'\]\[0\] lacks the key 'rotation'"),
         'bad_name': (bad_name, rf"results\['{token}'\]\[0\]: AssertionError: Error: Unknown "
                      r'detection_name spaceship'),
-        'missing_sample': (missing_sample, r'does not predict exactly the samples of the '
-                           r'v1.0-mini evaluation split'),
-        'no_results_key': (dict(meta=good['meta']), r'needs a "results" dict and a "meta" '
-                           r"dict at the top level, has \['meta'\]"),
-        'not_json': ('{"results": {', r'is not valid JSON'),
+        'missing_sample': (missing_sample, r'the samples predicted are not exactly those of '
+                           r'the v1.0-mini evaluation split'),
+        'no_results_key': (dict(meta=good['meta']), r'the top level needs a "results" dict '
+                           r"and a \"meta\" dict, has \['meta'\]"),
+        'not_json': ('{"results": {', r'results_nusc.json: not valid JSON'),
     }
     folder = metric_and_results[2]
     for name, (results, reason) in cases.items():

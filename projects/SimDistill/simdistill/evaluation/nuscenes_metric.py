@@ -32,11 +32,11 @@ def results_file_problem(path: str, max_boxes_per_sample: int) -> Optional[str]:
         with open(path) as f:
             data = json.load(f)
     except json.JSONDecodeError as err:
-        return f'is not valid JSON ({err})'
+        return f'not valid JSON ({err})'
     if not isinstance(data, dict) or not isinstance(data.get('results'), dict) or \
             not isinstance(data.get('meta'), dict):
         keys = sorted(data) if isinstance(data, dict) else type(data).__name__
-        return f'needs a "results" dict and a "meta" dict at the top level, has {keys}'
+        return f'the top level needs a "results" dict and a "meta" dict, has {keys}'
     for token, boxes in data['results'].items():
         if not isinstance(boxes, list):
             return f'results[{token!r}] is a {type(boxes).__name__}, expected a list of boxes'
@@ -81,9 +81,9 @@ class CheckedNuScenesMetric(NuScenesMetric):
             max_boxes = self.eval_detection_configs.max_boxes_per_sample
             problem = results_file_problem(result_path, max_boxes)
             if problem is None and "Samples in split doesn't match" in str(err):
-                problem = (f'does not predict exactly the samples of the {self.version} '
-                           f'evaluation split (the devkit: {err})')
+                problem = (f'the samples predicted are not exactly those of the '
+                           f'{self.version} evaluation split (the devkit: {err})')
             if problem is None:
                 raise
             raise ResultsFileError(f'the nuScenes devkit rejected results file {result_path}: '
-                                   f'it {problem}') from err
+                                   f'{problem}') from err
