@@ -1,5 +1,12 @@
-"""Synthetic nuScenes: a faithful v1.0-mini release (the 13 tables, LiDAR sweeps, six cameras)
-simulated from a seed, so the nuScenes pipeline runs without the real data.
+"""Synthetic nuScenes: a faithful v1.0-mini release (the 13 tables, LiDAR sweeps, six cameras,
+map masks) simulated from a seed, so the nuScenes pipeline runs without the real data.
+
+Each scene is a street (``layout``: roads, lanes, crossings, sidewalks; ``background``:
+kerbs, buildings, trees, poles, signs, bins, parked dumpsters) with the ten classes built from
+parts (``shapes``) where they belong (``placement``); the LiDAR (``lidar``) and the cameras
+(``camera``) ray-cast the same solids (``solids``) with per-material reflectivity and colour
+(``materials``). Style settings (layout, clutter density, palette) are
+:class:`SyntheticNuScenesConfig` fields.
 
 Example::
 
