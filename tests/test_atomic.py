@@ -1,5 +1,6 @@
 """atomic_path: a finished write replaces the file; a failed one leaves the old file alone."""
 import hashlib
+import json
 import os
 import shutil
 import signal
@@ -12,7 +13,8 @@ import pytest
 import torch
 
 from simdistill.utils import atomic as atomic_module
-from simdistill.utils.atomic import atomic_path
+from simdistill.utils.atomic import atomic_path, remove_stale_temporaries
+from simdistill.utils.nuscenes_infos import STAGING_PREFIX
 
 
 def test_atomic_path_replaces_on_success_and_keeps_the_old_file_on_failure(tmp_path):
@@ -104,6 +106,25 @@ def test_atomic_path_writer_killed_before_its_rename_keeps_the_old_report(tmp_pa
     leftovers = [n for n in os.listdir(report.parent) if n != 'report.json']
     assert len(leftovers) == 1 and leftovers[0].startswith('.report.json.')
     assert leftovers[0].endswith('.tmp')  # the finished temporary, hidden
+    # The next write replaces the report and removes the dead writer's temporary.
+    subprocess.run([sys.executable, str(script), str(report)], check=True)
+    assert json.loads(report.read_text())['rows'][-1] == 199999
+    assert os.listdir(report.parent) == ['report.json']
+
+
+def test_stale_temporaries_of_live_processes_and_other_files_are_kept(tmp_path):
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    names = [f'.out.json.{dead}.abc123_x.tmp',  # a dead writer's: removed
+             f'.out.json.{os.getppid()}.abc123_x.tmp',  # a live process's: kept
+             f'.out.json.{dead}.other.json.{dead}.abc123_x.tmp',  # of out.json.<pid>.other.json
+             'out.json']
+    for name in names:
+        (tmp_path / name).write_text(name)
+    with atomic_path(str(tmp_path / 'out.json')) as tmp, open(tmp, 'w') as f:
+        f.write('new')
+    assert sorted(os.listdir(tmp_path)) == sorted(names[1:])
+    assert (tmp_path / 'out.json').read_text() == 'new'
 
 
 def test_export_student_killed_before_its_rename_keeps_the_old_weights(tmp_path):
@@ -143,6 +164,11 @@ def test_create_data_killed_before_its_renames_keeps_the_old_infos(nuscenes_info
     assert visible(root) == visible(source)
     hidden = [n for n in os.listdir(tmp_path / 'data') if n != 'nuscenes']
     assert len(hidden) == 1 and hidden[0].startswith('.nuscenes-infos-')  # the staging folder
+    # The next run removes the dead run's staging folder: its links, never what they point to.
+    inputs = snapshot(source)
+    remove_stale_temporaries(str(tmp_path / 'data'), STAGING_PREFIX)
+    assert os.listdir(tmp_path / 'data') == ['nuscenes']
+    assert snapshot(source) == inputs and snapshot(root) == before
 
 
 def test_synthetic_data_writer_killed_before_its_rename_keeps_the_old_release(tmp_path):

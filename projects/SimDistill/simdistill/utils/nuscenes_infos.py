@@ -10,7 +10,8 @@ The converter writes its pkls in place, in several passes (v1 infos, then v2 ove
 GT database). So it runs in a staging ``data/nuscenes`` beside the data root whose inputs (the
 release tables, ``samples``, ``sweeps``, ``maps``) are links to the real ones; its outputs are
 renamed into the data root only when it has finished. A run killed midway leaves the previous
-info files whole (and a hidden ``.nuscenes-infos-*`` staging folder).
+info files whole (and a hidden ``.nuscenes-infos-<pid>.*`` staging folder, which the next run
+removes).
 """
 import os
 import os.path as osp
@@ -21,9 +22,12 @@ import tempfile
 from typing import Dict, List
 
 from ..errors import MissingFileError
+from .atomic import remove_stale_temporaries
 from .mmdet3d_tools import mmdet3d_tool, mmdet3d_tools_root
 
 INFO_FILES = ('nuscenes_infos_train.pkl', 'nuscenes_infos_val.pkl')
+# The converter's staging folder beside the data root: .nuscenes-infos-<pid>.<random>
+STAGING_PREFIX = '.nuscenes-infos-'
 
 
 def converter_command(version: str, max_sweeps: int) -> List[str]:
@@ -64,7 +68,8 @@ def create_nuscenes_infos(data_root: str, version: str = 'v1.0-mini',
     tables = osp.join(data_root, version)
     if not osp.isfile(osp.join(tables, 'sample.json')):
         raise MissingFileError(f'no nuScenes tables at {tables}/sample.json')
-    workdir = tempfile.mkdtemp(prefix='.nuscenes-infos-', dir=parent)
+    remove_stale_temporaries(parent, STAGING_PREFIX)
+    workdir = tempfile.mkdtemp(prefix=f'{STAGING_PREFIX}{os.getpid()}.', dir=parent)
     try:
         staged = staging_root(data_root, workdir)
         env = dict(os.environ)
@@ -108,7 +113,8 @@ def install_outputs(staged: str, data_root: str) -> None:
     for name in sorted(outputs, key=order):
         src, dst = osp.join(staged, name), osp.join(data_root, name)
         if osp.isdir(src) and osp.isdir(dst):  # a folder cannot replace a folder in one step
-            old = tempfile.mkdtemp(prefix=f'.{name}.old-', dir=data_root)
+            remove_stale_temporaries(data_root, f'.{name}.old-')
+            old = tempfile.mkdtemp(prefix=f'.{name}.old-{os.getpid()}.', dir=data_root)
             os.replace(dst, osp.join(old, name))
             os.replace(src, dst)
             shutil.rmtree(old)
