@@ -250,12 +250,27 @@ def test_config_naming_a_missing_data_root_fails_before_the_tool_writes(tmp_path
     data_root.mkdir()
     (data_root / 'nuscenes_infos_train.pkl').touch()
     with pytest.raises(MissingFileError, match=r"test_evaluator.ann_file '.*val.pkl' does not"):
-        check_tool_inputs('test.py', [TEACHER, 'some.pth', '--cfg-options',
+        check_tool_inputs('test.py', [TEACHER, 'never_read.pth', '--cfg-options',
                                       f'test_dataloader.dataset.data_root={data_root}/',
                                       f'test_dataloader.dataset.ann_file={data_root}/'
                                       'nuscenes_infos_train.pkl',
                                       f'test_evaluator.data_root={data_root}/',
                                       f'test_evaluator.ann_file={data_root}/val.pkl'])
+    # Checkpoints the run starts from (the data paths all exist): the distiller's teacher,
+    # load_from, test.py's CHECKPOINT.
+    from e2e_helpers import data_options
+    (data_root / 'nuscenes_infos_val.pkl').touch()
+    data = data_options(dict(root=f'{data_root}/', val=f'{data_root}/nuscenes_infos_val.pkl'))
+    check_tool_inputs('train.py', [TEACHER, '--cfg-options', *data])  # all there: no error
+    with pytest.raises(MissingFileError, match=r"model.teacher_ckpt '.*no_teacher.pth' does not"):
+        check_tool_inputs('train.py', [DISTILLER, '--cfg-options', *data,
+                                       f'model.teacher_ckpt={tmp_path}/no_teacher.pth'])
+    with pytest.raises(MissingFileError, match=r"load_from '.*no_init.pth' does not exist"):
+        check_tool_inputs('train.py', [TEACHER, '--cfg-options', *data,
+                                       f'load_from={tmp_path}/no_init.pth'])
+    with pytest.raises(MissingFileError, match=r"CHECKPOINT '.*gone.pth' does not exist"):
+        check_tool_inputs('test.py', [TEACHER, str(tmp_path / 'gone.pth'), '--cfg-options',
+                                      *data])
     # The real tool: the error, and no work dir (mmengine's runner would create it first).
     work_dir = tmp_path / 'work_dir'
     proc = subprocess.run(

@@ -2,7 +2,9 @@
 
 ``tools/train.py CONFIG`` with a data root that does not exist would otherwise create the work
 dir and its log, then fail deep inside the dataloader; here it fails first, naming the config
-key (``train_dataloader.dataset.data_root``) and the path.
+key (``train_dataloader.dataset.data_root``) and the path. The same for the checkpoints a run
+starts from (``load_from``, the distiller's ``model.teacher_ckpt``, ``tools/test.py``'s
+CHECKPOINT).
 """
 import argparse
 import os.path as osp
@@ -13,11 +15,13 @@ from mmengine.config import Config, DictAction
 from ..datasets.nuscenes_dataset import check_data_root
 from ..errors import MissingFileError
 
-# What each mmdet3d tool reads: its dataloaders and evaluators.
+# What each mmdet3d tool reads: its dataloaders and evaluators, and checkpoints named in the
+# config (dotted keys; an unset or URL value is not checked).
 TOOL_INPUTS = {
     'train.py': ('train_dataloader', 'val_dataloader', 'val_evaluator'),
     'test.py': ('test_dataloader', 'test_evaluator'),
 }
+CHECKPOINT_KEYS = ('load_from', 'model.teacher_ckpt')
 
 
 def dataset_cfgs(cfg: dict, key: str) -> Iterator[Tuple[str, dict]]:
@@ -64,16 +68,33 @@ def check_config_inputs(cfg: Config, parts: Sequence[str]) -> None:
                 check_files_of(metric, part if len(metrics) == 1 else f'{part}.{i}')
 
 
+def check_checkpoint(path: object, key: str) -> None:
+    """A local checkpoint path must name a file (URLs and unset values are not checked)."""
+    if isinstance(path, str) and path and '://' not in path and not osp.isfile(path):
+        raise MissingFileError(f'{key} {path!r} does not exist')
+
+
 def check_tool_inputs(tool: str, argv: List[str]) -> None:
-    """Parses ``CONFIG [--cfg-options ...]`` from a tool's ``argv`` as the tool will and checks
-    the inputs it reads (:data:`TOOL_INPUTS`); tools not listed there are not checked."""
+    """Parses ``CONFIG [CHECKPOINT] [--cfg-options ...]`` from a tool's ``argv`` as the tool
+    will and checks the inputs it reads (:data:`TOOL_INPUTS`, :data:`CHECKPOINT_KEYS`); tools
+    not listed there are not checked."""
     if tool not in TOOL_INPUTS:
         return
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument('config')
+    if tool == 'test.py':
+        parser.add_argument('checkpoint')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     args, _ = parser.parse_known_args(argv)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     check_config_inputs(cfg, TOOL_INPUTS[tool])
+    for key in CHECKPOINT_KEYS:
+        first, *rest = key.split('.')
+        value = cfg.get(first)
+        for part in rest:
+            value = value.get(part) if isinstance(value, dict) else None
+        check_checkpoint(value, key)
+    if tool == 'test.py':
+        check_checkpoint(args.checkpoint, 'CHECKPOINT')
