@@ -38,7 +38,7 @@ def draw(root: str, out: str, scene: int, sample: int, bev_range: float) -> None
     points = LidarPointCloud.from_file(path).points
     # Sensor frame: x right, y forward; plot forward up.
     keep = (np.abs(points[0]) < bev_range) & (np.abs(points[1]) < bev_range)
-    ax.scatter(points[0, keep], points[1, keep], s=0.2, c=np.minimum(points[2, keep], 6.0),
+    ax.scatter(points[0, keep], points[1, keep], s=0.6, c=np.minimum(points[2, keep], 6.0),
                cmap='viridis', linewidths=0)
     for box in boxes:
         corners = box.bottom_corners()[:2]

@@ -89,6 +89,7 @@ class CameraRenderer:
         pixels = np.stack([u, v, np.ones_like(u)], axis=-1).reshape(-1, 3)
         self._rays_cam = pixels @ np.linalg.inv(intrinsic).T  # z = 1: t is the depth
         self._rays_ego = self._rays_cam @ camera_to_ego.matrix.T
+        self._ray_length = np.linalg.norm(self._rays_cam, axis=1)  # metres per unit of depth
 
     def render(self, ego_to_global: RigidTransform, solids: Solids,
                layout: StreetLayout) -> CameraFrame:
@@ -198,20 +199,24 @@ class CameraRenderer:
                layout: StreetLayout) -> np.ndarray:
         light = self.lighting
         rgb = np.empty((len(rays), 3))
-        distance = depth * np.linalg.norm(rays, axis=1)
+        distance = depth * self._ray_length
         ground = np.flatnonzero(seen == -1)
         points = origin + depth[ground, None] * rays[ground]
         rgb[ground] = layout.ground(points[:, :2])[1] * (
             light.ambient + light.sun_strength * light.sun[2])
         sky = np.flatnonzero(seen == -2)
-        elevation = np.clip(rays[sky, 2] / np.linalg.norm(rays[sky], axis=1) / 0.4, 0, 1)
+        elevation = np.clip(rays[sky, 2] / self._ray_length[sky] / 0.4, 0, 1)
         rgb[sky] = (1 - elevation[:, None]) * light.sky_horizon + \
             elevation[:, None] * light.sky_zenith
         hit = np.flatnonzero(seen >= 0)
         s = seen[hit]
-        normal_local = np.zeros((len(hit), 3))
-        normal_local[np.arange(len(hit)), axis[hit]] = sign[hit]
-        normal = np.einsum('nij,nj->ni', solids.rotations[s], normal_local)
+        # Outward normals of yaw-only boxes: +-length axis, +-width axis or +-z.
+        a, g = axis[hit], sign[hit]
+        cos, sin = np.cos(solids.yaws[s]), np.sin(solids.yaws[s])
+        normal = np.zeros((len(hit), 3))
+        normal[:, 0] = np.where(a == 0, cos, np.where(a == 1, -sin, 0.0)) * g
+        normal[:, 1] = np.where(a == 0, sin, np.where(a == 1, cos, 0.0)) * g
+        normal[:, 2] = np.where(a == 2, g, 0.0)
         shade = light.ambient + light.sun_strength * np.maximum(normal @ light.sun, 0.0)
         colour = solids.colours[s].copy()
         patterned = np.flatnonzero(solids.patterns[s] != 0)
