@@ -31,7 +31,10 @@ def test_lidar_only_config_pastes_objects_until_epoch_15():
     cfg = Config.fromfile(LIDAR_ONLY)
     types = [t['type'] for t in cfg.train_dataloader.dataset.dataset.pipeline]
     assert types.index('ObjectSample') == types.index('LoadAnnotations3D') + 1
-    assert dict(type='DisableObjectSampleHook', disable_after_epoch=15) in cfg.custom_hooks
+    assert cfg.default_hooks.gt_paste_stop == dict(type='DisableObjectSampleHook',
+                                                   disable_after_epoch=15)
+    # the runtime's own hooks are kept
+    assert {'FlushDenormalHook', 'SeedEachEpochHook'} <= {h['type'] for h in cfg.custom_hooks}
 
 
 def test_pasted_objects_are_the_database_points_at_their_boxes(gt_paste):

@@ -12,7 +12,7 @@ grid_size = {{_base_.grid_size}}
 norm_2d = dict(type='BN', eps=1e-3, momentum=0.01)
 
 model = dict(
-    type='BEVFusion',
+    type='BEVFusionDetector',
     data_preprocessor=dict(
         type='Det3DDataPreprocessor',
         mean={{_base_.img_mean}},
@@ -72,7 +72,7 @@ model = dict(
         # (z, y, x) padding order of mmdet3d's encoder: BEVFusion's [1, 1, 0] is in (x, y, z).
         encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, [0, 1, 1]), (0, 0)),
         block_type='basicblock'),
-    fusion_layer=dict(type='ConvFuser', in_channels=[80, 256], out_channels=256),
+    fusion_layer=dict(type='BEVConvFuser', in_channels=[80, 256], out_channels=256),
     pts_backbone=dict(
         type='SECOND',
         in_channels=256,
@@ -131,3 +131,14 @@ model = dict(
             nms_type='rotate',
             nms_thr=0.2,
             pc_range={{_base_.pc_range_xy}})))
+# Swin-T camera backbone: 0.1 x lr (it starts from ImageNet weights) and no weight decay on its
+# relative-position tables (nor absolute embeddings, when used), as Swin is trained. mmengine
+# applies only the longest matching key, so the position keys repeat the lr multiplier.
+swin_lr_mult = 0.1
+optim_wrapper = dict(
+    paramwise_cfg=dict(
+        custom_keys={
+            'img_backbone': dict(lr_mult=swin_lr_mult),
+            'absolute_pos_embed': dict(lr_mult=swin_lr_mult, decay_mult=0.0),
+            'relative_position_bias_table': dict(lr_mult=swin_lr_mult, decay_mult=0.0)
+        }))

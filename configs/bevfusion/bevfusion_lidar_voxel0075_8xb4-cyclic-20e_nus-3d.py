@@ -15,7 +15,7 @@ model = dict(
     # the same block as the LiDAR + camera teacher's (..._swint-voxel0075-transfusion_...)
     bbox_head=dict(
         _delete_=True,
-        type='TransFusionHead',
+        type='BEVTransFusionHead',
         in_channels=512,
         num_classes=10,
         hidden_channels=128,
@@ -50,3 +50,9 @@ val_dataloader = dict(
     dataset=dict(pipeline={{_base_.lidar_test_pipeline}},
                  modality=dict(use_lidar=True, use_camera=False)))
 test_dataloader = val_dataloader
+# BEVFusion's teacher recipe, stage 1 (configs/nuscenes/det/transfusion/secfpn/default.yaml):
+# the cyclic 20 epochs at lr 1e-4.
+optim_wrapper = dict(optimizer=dict(lr=1e-4))
+# GT-paste (in the LiDAR pipeline of _base_/datasets/nus-3d.py) stops after epoch 15 of 20.
+# A default_hooks entry (a dict, merged with the runtime's) keeps the runtime's custom_hooks.
+default_hooks = dict(gt_paste_stop=dict(type='DisableObjectSampleHook', disable_after_epoch=15))

@@ -63,8 +63,10 @@ test_pipeline = [
     *load_points, *load_images, image_aug_test, *points_filter,
     dict(type='Pack3DDetInputs', keys=['points', 'img'], meta_keys=meta_keys)
 ]
+gt_paste = {{_base_.gt_paste}}
 lidar_train_pipeline = [
-    *load_points, *annotations, *bev_aug, *points_filter, *filters, dict(type='PointShuffle'),
+    *load_points, *annotations, gt_paste, *bev_aug, *points_filter, *filters,
+    dict(type='PointShuffle'),
     dict(type='Pack3DDetInputs', keys=['points', 'gt_bboxes_3d', 'gt_labels_3d'],
          meta_keys=meta_keys)
 ]

@@ -66,3 +66,27 @@ val_evaluator = dict(
     metric='bbox',
     backend_args=backend_args)
 test_evaluator = val_evaluator
+# GT-paste for BEVFusion's LiDAR-only stage (configs/nuscenes/default.yaml `ObjectPaste`, stopped
+# after epoch 15 in det/transfusion/secfpn/lidar/default.yaml): objects cut from other training
+# scans (nuscenes_dbinfos_train.pkl and nuscenes_gt_database/, written by tools/create_data.py)
+# are pasted into each scan before augmentation.
+gt_paste = dict(
+    type='ObjectSample',
+    db_sampler=dict(
+        type='NumpyCompatDataBaseSampler',  # mmdet3d's DataBaseSampler on numpy >= 1.24
+        data_root=data_root,
+        info_path=data_root + 'nuscenes_dbinfos_train.pkl',
+        rate=1.0,
+        prepare=dict(
+            filter_by_difficulty=[-1],
+            filter_by_min_points=dict(
+                car=5, truck=5, construction_vehicle=5, bus=5, trailer=5, barrier=5,
+                motorcycle=5, bicycle=5, pedestrian=5, traffic_cone=5)),
+        classes=class_names,
+        sample_groups=dict(
+            car=2, truck=3, construction_vehicle=7, bus=4, trailer=6, barrier=2, motorcycle=6,
+            bicycle=6, pedestrian=2, traffic_cone=2),
+        points_loader=dict(
+            type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=[0, 1, 2, 3, 4],
+            backend_args=backend_args),
+        backend_args=backend_args))

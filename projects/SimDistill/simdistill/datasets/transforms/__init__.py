@@ -7,6 +7,7 @@ are documented in :mod:`.geometry`; ``Pack3DDetInputs`` must be given
 """
 from .geometry import BEV_META_KEYS, img_aug_to_projective, init_multiview_geometry
 from .grid_mask import MultiViewGridMask
+from .gt_paste import NumpyCompatDataBaseSampler
 from .image_aug import MultiViewImageAug3D
 from .lidar_aug import BEVGlobalRotScaleTrans, BEVRandomFlip3D
 from .loading import (CheckedLoadPointsFromFile, CheckedLoadPointsFromMultiSweeps,
@@ -14,6 +15,7 @@ from .loading import (CheckedLoadPointsFromFile, CheckedLoadPointsFromMultiSweep
 
 __all__ = [
     'BEV_META_KEYS', 'BEVGlobalRotScaleTrans', 'BEVRandomFlip3D', 'CheckedLoadPointsFromFile',
-    'CheckedLoadPointsFromMultiSweeps', 'LoadMultiViewImagesWithCalib', 'MultiViewGridMask',
-    'MultiViewImageAug3D', 'img_aug_to_projective', 'init_multiview_geometry'
+    'CheckedLoadPointsFromMultiSweeps', 'LoadMultiViewImagesWithCalib',
+    'MultiViewGridMask', 'MultiViewImageAug3D', 'NumpyCompatDataBaseSampler',
+    'img_aug_to_projective', 'init_multiview_geometry'
 ]
