@@ -14,7 +14,7 @@ from mmengine.structures import InstanceData
 import simdistill  # noqa: F401
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
-from simdistill.models import ConvFuser, LSSViewTransform, check_bev_grids
+from simdistill.models import BEVConvFuser, LSSViewTransform, check_bev_grids
 from simdistill.models.view_transforms import frustum_to_lidar, make_frustum
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -170,7 +170,7 @@ def test_lss_rejects_wrong_feature_shapes():
 
 
 def test_conv_fuser():
-    fuser = ConvFuser([3, 5], 7)
+    fuser = BEVConvFuser([3, 5], 7)
     out = fuser([torch.randn(2, 3, 6, 6), torch.randn(2, 5, 6, 6)])
     assert out.shape == (2, 7, 6, 6)
     with pytest.raises(ValueError, match='channels'):

@@ -458,7 +458,7 @@ def test_paper_distiller_with_a_transfusion_teacher_trains_a_step(tmp_path):
     paper = Config.fromfile(osp.join(
         ROOT, 'configs/simdistill/simdistill_swint_8xb3-acc2-cyclic-20e_nus-3d.py'))
     teacher_cfg, half = shrink_paper_config(Config.fromfile(paper.model.teacher))
-    assert teacher_cfg.model.bbox_head.type == 'TransFusionHead'
+    assert teacher_cfg.model.bbox_head.type == 'BEVTransFusionHead'
     torch.manual_seed(0)
     teacher = MODELS.build(teacher_cfg.model)
     teacher.init_weights()

@@ -14,7 +14,7 @@ from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
 from mmengine.structures import InstanceData
 from torch import nn
 
-from simdistill.models.dense_heads import (HeadGrid, TransFusionBoxCoder, TransFusionHead,
+from simdistill.models.dense_heads import (HeadGrid, TransFusionBoxCoder, BEVTransFusionHead,
                                            gaussian_heatmap_targets, topk_peaks)
 from simdistill.models.dense_heads.bbox_coder import CODE_FIELDS
 
@@ -47,7 +47,7 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-def make_head(**kwargs) -> TransFusionHead:
+def make_head(**kwargs) -> BEVTransFusionHead:
     cfg = dict(
         in_channels=IN_CHANNELS,
         num_classes=NUM_CLASSES,
@@ -57,7 +57,7 @@ def make_head(**kwargs) -> TransFusionHead:
         train_cfg=dict(GRID, code_weights=[1.0] * 8 + [0.2, 0.2]),
         test_cfg=dict(GRID))
     cfg.update(kwargs)
-    head = TransFusionHead(**cfg)
+    head = BEVTransFusionHead(**cfg)
     head.init_weights()
     return head
 
@@ -216,7 +216,7 @@ def test_box_coder_round_trip_float64():
     assert torch.allclose(code[0], torch.tensor(expected, dtype=torch.float64), atol=1e-12)
 
 
-def perfect_predictions(head: TransFusionHead, boxes: torch.Tensor, labels: torch.Tensor,
+def perfect_predictions(head: BEVTransFusionHead, boxes: torch.Tensor, labels: torch.Tensor,
                         assignment: list) -> dict:
     """Head outputs for one sample where query ``assignment[i]`` predicts gt box ``i`` exactly
     and confidently; a same-class distractor sits 0.4 cells off each box, and every other
@@ -402,7 +402,7 @@ def test_registered_and_builds_nuscenes_config():
         point_cloud_range=[-54.0, -54.0, -5.0, 54.0, 54.0, 3.0])
     head = MODELS.build(
         dict(
-            type='TransFusionHead',
+            type='BEVTransFusionHead',
             in_channels=512,
             num_classes=10,
             hidden_channels=128,
@@ -419,7 +419,7 @@ def test_registered_and_builds_nuscenes_config():
                         dict(type='BoxIoU3DCost', iou_type='3d', weight=0.25)
                     ])),
             test_cfg=dict(**grid, post_center_limit_range=[-61.2, -61.2, -10, 61.2, 61.2, 10])))
-    assert isinstance(head, TransFusionHead)
+    assert isinstance(head, BEVTransFusionHead)
     assert head.grid.shape == (180, 180) and head.grid.cell_x == pytest.approx(0.6)
     assert [type(c).__name__ for c in head.assigner.match_costs
             ] == ['FocalLossCost', 'BEVCenterL1Cost', 'BoxIoU3DCost']

@@ -16,7 +16,7 @@ norm_2d = dict(type='BN', eps=1e-3, momentum=0.01)
 image_pretrain = '{{ fileDirname }}/../../work_dirs/pretrain/resnet18-half_nus-mini-synthetic_depth-cls.pth'  # noqa
 
 model = dict(
-    type='BEVFusion',
+    type='BEVFusionDetector',
     data_preprocessor=dict(
         type='Det3DDataPreprocessor',
         mean={{_base_.img_mean}},
@@ -40,11 +40,12 @@ model = dict(
         norm_eval=False,
         style='pytorch',
         init_cfg=dict(type='Pretrained', checkpoint=image_pretrain, prefix='img_backbone.')),
+    # BEVFusion's concatenating top-down FPN, as the paper teacher's: every layer feeds the
+    # stride-8 output the view transform reads, so no parameter goes unused.
     img_neck=dict(
-        type='mmdet.FPN',
+        type='LSSFPNNeck',
         in_channels=[64, 128, 256],
         out_channels=64,
-        num_outs=3,
         init_cfg=dict(type='Pretrained', checkpoint=image_pretrain, prefix='img_neck.')),
     img_neck_out_index=0,  # stride 8
     view_transform=dict(
@@ -69,7 +70,7 @@ model = dict(
         norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01)),
     pts_middle_encoder=dict(
         type='PointPillarsScatter', in_channels=64, output_shape={{_base_.bev_shape}}),
-    fusion_layer=dict(type='ConvFuser', in_channels=[32, 64], out_channels=64),
+    fusion_layer=dict(type='BEVConvFuser', in_channels=[32, 64], out_channels=64),
     pts_backbone=dict(
         type='SECOND',
         in_channels=64,

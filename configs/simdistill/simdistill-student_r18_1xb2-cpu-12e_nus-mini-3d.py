@@ -14,6 +14,6 @@ model = dict(
         type='DeformableGeometryCompensation', embed_dims=bev_channels, num_heads=8,
         num_points=20),
     # [simulated LiDAR, camera] in the teacher's [LiDAR, camera] roles, to the teacher's width.
-    fusion_layer=dict(_delete_=True, type='ConvFuser', in_channels=[bev_channels, bev_channels],
+    fusion_layer=dict(_delete_=True, type='BEVConvFuser', in_channels=[bev_channels, bev_channels],
                       out_channels=64),
     pts_backbone=dict(in_channels=64))

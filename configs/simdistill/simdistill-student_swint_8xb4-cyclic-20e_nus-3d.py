@@ -9,6 +9,6 @@ model = dict(
     geometry_compensation=dict(
         type='DeformableGeometryCompensation', embed_dims=bev_channels, num_heads=8,
         num_points=20),
-    fusion_layer=dict(_delete_=True, type='ConvFuser', in_channels=[bev_channels, bev_channels],
+    fusion_layer=dict(_delete_=True, type='BEVConvFuser', in_channels=[bev_channels, bev_channels],
                       out_channels=256),
     pts_backbone=dict(in_channels=256))

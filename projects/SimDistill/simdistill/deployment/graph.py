@@ -21,7 +21,7 @@ import torch
 from mmdet3d.models.dense_heads import CenterHead
 from torch import Tensor, nn
 
-from ..models.detectors import BEVFusion
+from ..models.detectors import BEVFusionDetector
 from ..models.detectors.finite_boxes import drop_non_finite_boxes
 from ..ops.bev_pool import scatter_pool_indices
 
@@ -72,7 +72,7 @@ def decode_head_outputs(bbox_head: CenterHead, outputs: Sequence[Tensor],
 def check_deployable(model: nn.Module) -> None:
     """Raises ValueError unless ``model`` is a camera-only BEVFusion / SimDistill student with a
     CenterHead whose view transforms share one frustum and one BEV grid (one plan)."""
-    if not isinstance(model, BEVFusion) or model.with_lidar or not model.with_camera:
+    if not isinstance(model, BEVFusionDetector) or model.with_lidar or not model.with_camera:
         raise ValueError(f'only a camera-only model (SimDistillStudent, camera-only BEVFusion) '
                          f'can be exported, got {type(model).__name__}'
                          + (' with a LiDAR branch' if getattr(model, 'with_lidar', False) else ''))
@@ -89,7 +89,7 @@ class DeployableCameraDetector(nn.Module):
     """Images + BEV-pool plan -> the raw CenterHead maps of a camera-only model.
 
     Args:
-        model: a camera-only ``BEVFusion`` or ``SimDistillStudent`` with a CenterHead, in
+        model: a camera-only ``BEVFusionDetector`` or ``SimDistillStudent`` with a CenterHead, in
             ``eval()`` mode (see :func:`check_deployable`).
 
     ``forward(imgs, ranks_depth, ranks_feat, ranks_bev)``:
@@ -102,7 +102,7 @@ class DeployableCameraDetector(nn.Module):
     returns the head maps in :func:`head_output_names` order, each ``(B, C, H', W')``.
     """
 
-    def __init__(self, model: BEVFusion) -> None:
+    def __init__(self, model: BEVFusionDetector) -> None:
         super().__init__()
         check_deployable(model)
         self.model = model
@@ -121,7 +121,7 @@ class DeployableCameraDetector(nn.Module):
         return tuple(flatten_head_outputs(model.bbox_head, model.bbox_head(stages['decoder'])))
 
 
-def plan_inputs(model: BEVFusion, cameras: Dict[str, Tensor]) -> Dict[str, Tensor]:
+def plan_inputs(model: BEVFusionDetector, cameras: Dict[str, Tensor]) -> Dict[str, Tensor]:
     """The graph's plan inputs for a batch's stacked camera matrices (int64)."""
     plan = model.view_transform.plan_for(cameras)
     return {name: getattr(plan, name).long() for name in PLAN_INPUTS}

@@ -1,5 +1,5 @@
 """Weights of the original BEVFusion release (mit-han-lab/bevfusion, mmdet3d 0.x; SimDistill's
-teacher checkpoints use its names) -> this project's BEVFusion / TransFusionHead.
+teacher checkpoints use its names) -> this project's BEVFusionDetector / BEVTransFusionHead.
 
 Key map, applied first (then :func:`convert_mmdet3d_bevfusion`, the names being mmdet3d 1.x
 ``projects/BEVFusion``'s from there on):
@@ -14,7 +14,7 @@ release                                       here
 ``fuser.``                                    ``fusion_layer.``
 ``decoder.backbone.``                         ``pts_backbone.`` (SECOND)
 ``decoder.neck.``                             ``pts_neck.`` (SECONDFPN)
-``heads.object.``                             ``bbox_head.`` (TransFusionHead)
+``heads.object.``                             ``bbox_head.`` (BEVTransFusionHead)
 ``bbox_head.decoder.N.self_attn.X``           ``bbox_head.decoder.N.self_attn.attn.X``
 ``bbox_head.decoder.N.multihead_attn.X``      ``bbox_head.decoder.N.cross_attn.attn.X``
 ``bbox_head.decoder.N.linear1.``              ``bbox_head.decoder.N.ffn.layers.0.0.``

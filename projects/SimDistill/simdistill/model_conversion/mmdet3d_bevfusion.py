@@ -1,4 +1,5 @@
-"""Weights of mmdet3d 1.x ``projects/BEVFusion`` -> this project's BEVFusion / TransFusionHead.
+"""Weights of mmdet3d 1.x ``projects/BEVFusion`` -> this project's
+BEVFusionDetector / BEVTransFusionHead.
 
 Both models compute the same thing; they differ only in the BEV layout and a few buffers:
 

@@ -1,13 +1,13 @@
 """Model parts SimDistill adds to mmdet3d (registered on import)."""
-from . import dense_heads  # noqa: F401  (registers TransFusionHead)
+from . import dense_heads  # noqa: F401  (registers BEVTransFusionHead)
 from .bev_encoders import ConvGeometryCompensation, DeformableGeometryCompensation
-from .detectors import BEVFusion, SimDistillStudent, check_bev_grids
+from .detectors import BEVFusionDetector, SimDistillStudent, check_bev_grids
 from .distillers import SimDistill
-from .fusers import ConvFuser
+from .fusers import BEVConvFuser
 from .necks import LSSFPNNeck
 from .view_transforms import LSSViewTransform
 
 __all__ = [
-    'BEVFusion', 'ConvFuser', 'ConvGeometryCompensation', 'DeformableGeometryCompensation',
+    'BEVConvFuser', 'BEVFusionDetector', 'ConvGeometryCompensation', 'DeformableGeometryCompensation',
     'LSSFPNNeck', 'LSSViewTransform', 'SimDistill', 'SimDistillStudent', 'check_bev_grids'
 ]

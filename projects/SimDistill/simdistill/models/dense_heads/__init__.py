@@ -7,10 +7,10 @@ from .heatmap_targets import gaussian_heatmap_targets
 from .match_costs import BEVCenterL1Cost, BoxIoU3DCost
 from .positional_encoding import LearnedBEVPositionalEncoding
 from .proposals import heatmap_peaks, topk_peaks
-from .transfusion_head import TransFusionHead, gravity_to_boxes
+from .transfusion_head import BEVTransFusionHead, gravity_to_boxes
 
 __all__ = [
     'BEVCenterL1Cost', 'BoxIoU3DCost', 'HeadGrid', 'LearnedBEVPositionalEncoding',
-    'PriorInitCenterHead', 'TransFusionBoxCoder', 'TransFusionHead', 'gaussian_heatmap_targets',
+    'PriorInitCenterHead', 'TransFusionBoxCoder', 'BEVTransFusionHead', 'gaussian_heatmap_targets',
     'gravity_to_boxes', 'heatmap_peaks', 'topk_peaks'
 ]

@@ -45,7 +45,7 @@ PredsDict = Dict[str, Tensor]
 
 
 @MODELS.register_module()
-class TransFusionHead(BaseModule):
+class BEVTransFusionHead(BaseModule):
     """TransFusion-style detection head on one BEV feature map.
 
     A shared 3x3 conv maps the BEV features to ``hidden_channels``; a conv branch predicts a
@@ -86,7 +86,7 @@ class TransFusionHead(BaseModule):
         grid = dict(grid_size=[1440, 1440, 41], voxel_size=voxel_size, out_size_factor=8,
                     point_cloud_range=point_cloud_range)
         bbox_head = dict(
-            type='TransFusionHead',
+            type='BEVTransFusionHead',
             in_channels=512,
             num_classes=10,
             hidden_channels=128,
@@ -248,7 +248,7 @@ class TransFusionHead(BaseModule):
             except KeyError as err:  # a partial grid, e.g. a CenterHead test_cfg
                 missing[name] = err
         if not grids:
-            raise KeyError('TransFusionHead needs the BEV grid (voxel_size, out_size_factor, '
+            raise KeyError('BEVTransFusionHead needs the BEV grid (voxel_size, out_size_factor, '
                            f'point_cloud_range, grid_size) in train_cfg or test_cfg: {missing}')
         if len(set(grids.values())) > 1:
             raise ValueError(f'train_cfg and test_cfg give different BEV grids: {grids}')
@@ -449,7 +449,7 @@ class TransFusionHead(BaseModule):
         device = preds['heatmap'].device
         boxes, labels = gt_instances.bboxes_3d, gt_instances.labels_3d.to(device).long()
         if boxes.tensor.shape[-1] != 9:
-            raise ValueError('TransFusionHead needs 9-dim gt boxes (x, y, z, dx, dy, dz, yaw, '
+            raise ValueError('BEVTransFusionHead needs 9-dim gt boxes (x, y, z, dx, dy, dz, yaw, '
                              f'vx, vy), got {boxes.tensor.shape[-1]} dims')
         valid = (labels >= 0) & (labels < self.num_classes)
         boxes, labels = boxes[valid].to(device), labels[valid]

@@ -23,7 +23,7 @@ LiftFn = Callable[[Module, Tensor], Tensor]
 
 
 @MODELS.register_module()
-class BEVFusion(NamesNonFiniteLosses, Base3DDetector):
+class BEVFusionDetector(NamesNonFiniteLosses, Base3DDetector):
     """Multi-modal BEV detector (BEVFusion, Liu et al. 2023) with registry-built parts.
 
     Camera branch: ``img_backbone`` -> ``img_neck`` (level ``img_neck_out_index``) ->
@@ -33,6 +33,9 @@ class BEVFusion(NamesNonFiniteLosses, Base3DDetector):
     decode the BEV map and ``bbox_head`` detects.
 
     All BEV maps are ``(B, C, ny, nx)``: rows = y, columns = x (mmdet3d's convention).
+    Registered as ``BEVFusionDetector`` (and the fuser and head as ``BEVConvFuser``,
+    ``BEVTransFusionHead``) so that mmdet3d's ``projects/BEVFusion``, which registers
+    ``BEVFusion``, ``ConvFuser`` and ``TransFusionHead``, can be imported in the same process.
     Weights of mmdet3d's ``projects/BEVFusion`` (BEV maps ``(B, C, nx, ny)``) load after
     ``tools/model_converters/mmdet3d_bevfusion.py``; loading them unconverted raises,
     naming that converter, instead of silently running transposed BEV kernels.

@@ -4,12 +4,12 @@ from typing import Dict
 from mmdet3d.registry import MODELS
 from torch import Tensor
 
-from .bevfusion import BEVFusion, ConfigType, LiftFn
+from .bevfusion import BEVFusionDetector, ConfigType, LiftFn
 from .grid_check import camera_bev_shape
 
 
 @MODELS.register_module()
-class SimDistillStudent(BEVFusion):
+class SimDistillStudent(BEVFusionDetector):
     """Images only, at training and at test, but shaped like the LiDAR + camera teacher.
 
     ``img_backbone`` -> ``img_neck`` gives image features once; from them
@@ -30,7 +30,7 @@ class SimDistillStudent(BEVFusion):
         geometry_compensation: the GCM config (e.g. ``DeformableGeometryCompensation``), or
             None for the "without GCM" ablation.
         share_view_transform: see above.
-        The other arguments are :class:`BEVFusion`'s; ``pts_voxel_encoder`` and
+        The other arguments are :class:`BEVFusionDetector`'s; ``pts_voxel_encoder`` and
         ``pts_middle_encoder`` must stay None (the student never sees a point).
 
     All BEV maps are ``(B, C, ny, nx)`` like the teacher's.
@@ -80,7 +80,7 @@ class SimDistillStudent(BEVFusion):
     def camera_only_stages(self, img_feats: Tensor, lift: LiftFn) -> Dict[str, object]:
         """Every BEV stage of the student from its image features ``(B, N, C, h, w)`` (computed
         once for both branches), each LSS run by ``lift(view_transform, img_feats)`` (see
-        :meth:`BEVFusion.camera_only_stages`; ``extract_bev_features`` lifts with the batch's
+        :meth:`BEVFusionDetector.camera_only_stages`; ``extract_bev_features`` lifts with the batch's
         cameras and never passes points on).
 
         Returns:

@@ -69,7 +69,7 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
         teacher: the teacher's model config, or the path of its config file.
         teacher_ckpt: the trained teacher's checkpoint (loaded strictly, ``weights_only``).
         lidar_adapter: maps the simulated-LiDAR BEV to the teacher's LiDAR-BEV width
-            (``ConvFuser([C_cam], C_lidar)``); belongs to the distiller, not the student.
+            (``BEVConvFuser([C_cam], C_lidar)``); belongs to the distiller, not the student.
         loss_distill_camera, loss_distill_lidar, loss_distill_fused: mmdet loss configs
             (``mmdet.MSELoss``; weights 1, 100, 1 by default), or None to drop the term.
         loss_distill_heatmap: ``mmdet.QualityFocalLoss`` config (beta 2, weight 0.25), or None.

@@ -1,3 +1,3 @@
-from .conv_fuser import ConvFuser
+from .conv_fuser import BEVConvFuser
 
-__all__ = ['ConvFuser']
+__all__ = ['BEVConvFuser']

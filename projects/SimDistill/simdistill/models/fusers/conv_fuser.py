@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 
 @MODELS.register_module()
-class ConvFuser(nn.Sequential):
+class BEVConvFuser(nn.Sequential):
     """Concatenates BEV maps along channels, then 3x3 conv + BN + ReLU.
 
     With a single input it is a projection (SimDistill maps the simulated-LiDAR BEV to the
