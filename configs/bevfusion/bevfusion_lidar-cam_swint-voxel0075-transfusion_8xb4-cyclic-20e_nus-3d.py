@@ -2,42 +2,7 @@
 # decoder layer, Hungarian assignment with focal + L1 + IoU costs).
 _base_ = ['./bevfusion_lidar-cam_swint-voxel0075_8xb4-cyclic-20e_nus-3d.py']
 
-grid = dict(
-    grid_size={{_base_.grid_size}},
-    voxel_size={{_base_.voxel_size}},
-    out_size_factor={{_base_.out_size_factor}},
-    point_cloud_range={{_base_.point_cloud_range}})
-model = dict(
-    bbox_head=dict(
-        _delete_=True,
-        type='BEVTransFusionHead',
-        in_channels=512,
-        num_classes=10,
-        hidden_channels=128,
-        num_proposals=200,
-        nms_kernel_size=[3] * 8 + [1, 1],  # no peak suppression for pedestrian, traffic_cone
-        loss_cls=dict(
-            type='mmdet.FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, reduction='mean',
-            loss_weight=1.0),
-        loss_bbox=dict(type='mmdet.L1Loss', reduction='mean', loss_weight=0.25),
-        loss_heatmap=dict(type='mmdet.GaussianFocalLoss', reduction='mean', loss_weight=1.0),
-        train_cfg=dict(
-            **grid,
-            gaussian_overlap=0.1,
-            min_radius=2,
-            code_weights=[1.0] * 8 + [0.2, 0.2],
-            assigner=dict(
-                type='mmdet.HungarianAssigner',
-                match_costs=[
-                    dict(type='mmdet.FocalLossCost', gamma=2.0, alpha=0.25, weight=0.15),
-                    dict(type='BEVCenterL1Cost', weight=0.25),
-                    dict(type='BoxIoU3DCost', iou_type='3d', weight=0.25)
-                ])),
-        test_cfg=dict(
-            **grid,
-            score_threshold=0.0,
-            max_per_img=200,
-            post_center_limit_range={{_base_.post_center_range}})))
+model = dict(bbox_head={{_base_.transfusion_head}})
 
 # BEVFusion's two-stage teacher recipe, stage 2 (configs/nuscenes/det/transfusion/secfpn/
 # camera+lidar/swint_v0p075/default.yaml): the fusion model starts from the LiDAR-only model

@@ -131,6 +131,42 @@ model = dict(
             nms_type='rotate',
             nms_thr=0.2,
             pc_range={{_base_.pc_range_xy}})))
+# BEVFusion's TransFusion head (200 heatmap-initialised queries, one decoder layer, Hungarian
+# assignment with focal + L1 + IoU costs): the head of both published models, shared by the
+# LiDAR + camera TransFusion teacher and the LiDAR-only config.
+transfusion_grid = dict(
+    grid_size=grid_size, voxel_size=voxel_size,
+    out_size_factor={{_base_.out_size_factor}}, point_cloud_range=point_cloud_range)
+transfusion_head = dict(
+    _delete_=True,
+    type='BEVTransFusionHead',
+    in_channels=512,
+    num_classes=10,
+    hidden_channels=128,
+    num_proposals=200,
+    nms_kernel_size=[3] * 8 + [1, 1],  # no peak suppression for pedestrian, traffic_cone
+    loss_cls=dict(
+        type='mmdet.FocalLoss', use_sigmoid=True, gamma=2.0, alpha=0.25, reduction='mean',
+        loss_weight=1.0),
+    loss_bbox=dict(type='mmdet.L1Loss', reduction='mean', loss_weight=0.25),
+    loss_heatmap=dict(type='mmdet.GaussianFocalLoss', reduction='mean', loss_weight=1.0),
+    train_cfg=dict(
+        **transfusion_grid,
+        gaussian_overlap=0.1,
+        min_radius=2,
+        code_weights=[1.0] * 8 + [0.2, 0.2],
+        assigner=dict(
+            type='mmdet.HungarianAssigner',
+            match_costs=[
+                dict(type='mmdet.FocalLossCost', gamma=2.0, alpha=0.25, weight=0.15),
+                dict(type='BEVCenterL1Cost', weight=0.25),
+                dict(type='BoxIoU3DCost', iou_type='3d', weight=0.25)
+            ])),
+    test_cfg=dict(
+        **transfusion_grid,
+        score_threshold=0.0,
+        max_per_img=200,
+        post_center_limit_range={{_base_.post_center_range}}))
 # Swin-T camera backbone: 0.1 x lr (it starts from ImageNet weights) and no weight decay on its
 # relative-position tables (nor absolute embeddings, when used), as Swin is trained. mmengine
 # applies only the longest matching key, so the position keys repeat the lr multiplier.
