@@ -1,7 +1,8 @@
-"""Property test: point files and images corrupted at random either load as valid data or fail
-with one of the project's errors (simdistill.errors.InputError), never with an anonymous
-numpy/cv2 exception or a crash."""
+"""Property test: point files, images and info files corrupted at random either load as valid
+data or fail with one of the project's errors (simdistill.errors.InputError), never with an
+anonymous numpy/cv2/pickle exception or a crash."""
 import os.path as osp
+import pickle
 
 import cv2
 import numpy as np
@@ -10,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simdistill.errors import InputError
-from test_bad_inputs import CAMERAS, LOAD_DIM, camera_results, load_images, load_points, load_sweep
+from test_bad_inputs import (CAMERAS, LOAD_DIM, build_dataset, camera_results, info_sample,
+                             load_images, load_points, load_sweep, nuscenes_metainfo)
 
 SETTINGS = settings(max_examples=30, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -88,3 +90,18 @@ def test_corrupt_images_load_as_images_or_fail_clearly(folder, how, camera, data
     assert image.ndim == 3 and image.shape[2] == 3
     h, w = decoded.shape[:2]
     np.testing.assert_array_equal(image[:h, :w], decoded.astype(np.float32))
+
+
+@settings(max_examples=15, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(how=CORRUPTIONS, data=st.data())
+def test_corrupt_info_files_build_or_fail_clearly(folder, how, data):
+    infos = dict(metainfo=nuscenes_metainfo(), data_list=[info_sample(i) for i in range(3)])
+    raw = corrupt(pickle.dumps(infos, protocol=4), how, data.draw)
+    (folder / 'infos.pkl').write_bytes(raw)
+    try:
+        dataset = build_dataset(folder)
+    except InputError as err:
+        assert 'infos.pkl' in str(err)
+        return
+    assert len(dataset) == len(pickle.loads(raw)['data_list'])

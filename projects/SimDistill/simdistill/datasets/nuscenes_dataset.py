@@ -13,7 +13,8 @@ import mmengine
 from mmdet3d.datasets import NuScenesDataset
 from mmdet3d.registry import DATASETS
 
-from ..errors import InfoFileError, InputError, MissingFileError, SampleLayoutError
+from ..errors import (CorruptFileError, InfoFileError, InputError, MissingFileError,
+                      SampleLayoutError)
 
 
 def check_data_root(data_root: Optional[str], key: str = 'data_root') -> None:
@@ -28,8 +29,15 @@ def info_layout_problem(path: str) -> Optional[str]:
 
     mmdet3d 1.x infos are ``{'metainfo': dict, 'data_list': list}``; 0.x infos were
     ``{'infos': list, 'metadata': dict}`` (or a bare list).
+
+    Raises:
+        CorruptFileError: the file does not unpickle (truncated, or not a pickle).
     """
-    infos = mmengine.load(path)
+    try:
+        infos = mmengine.load(path)
+    except Exception as err:  # EOFError, UnpicklingError, ValueError, ... of a damaged pickle
+        raise CorruptFileError(f'info file {path} does not load as a pickle (truncated?): '
+                               f'{type(err).__name__}: {err}') from err
     if isinstance(infos, dict) and isinstance(infos.get('metainfo'), dict) and isinstance(
             infos.get('data_list'), list):
         return None
@@ -50,6 +58,7 @@ class CheckedNuScenesDataset(NuScenesDataset):
 
     Raises:
         MissingFileError: ``data_root`` or ``ann_file`` does not exist.
+        CorruptFileError: the info file does not unpickle.
         InfoFileError: the info file has another layout (mmdet3d 0.x) or is of another dataset
             (its ``metainfo.dataset`` is not ``'nuscenes'``, or it lacks a configured class).
         SampleLayoutError: a sample lacks a camera of ``data_prefix`` (with
@@ -64,7 +73,7 @@ class CheckedNuScenesDataset(NuScenesDataset):
             data_list = super().load_data_list()
         except InputError:
             raise
-        except (TypeError, ValueError, KeyError, AttributeError) as err:
+        except Exception as err:  # mmengine's layout checks, or a damaged pickle
             problem = info_layout_problem(self.ann_file)
             if problem is None:
                 raise
