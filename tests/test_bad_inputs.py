@@ -269,8 +269,9 @@ def test_config_naming_a_missing_data_root_fails_before_the_tool_writes(tmp_path
         check_tool_inputs('train.py', [TEACHER, '--cfg-options', *data,
                                        f'load_from={tmp_path}/no_init.pth'])
     with pytest.raises(MissingFileError, match=r"CHECKPOINT '.*gone.pth' does not exist"):
-        check_tool_inputs('test.py', [TEACHER, str(tmp_path / 'gone.pth'), '--cfg-options',
-                                      *data])
+        # parsed by mmdet3d's own parse_args: options may come before the positionals
+        check_tool_inputs('test.py', ['--work-dir', str(tmp_path / 'w'), TEACHER,
+                                      str(tmp_path / 'gone.pth'), '--cfg-options', *data])
     # The real tool: the error, and no work dir (mmengine's runner would create it first).
     work_dir = tmp_path / 'work_dir'
     proc = subprocess.run(

@@ -8,12 +8,15 @@ CHECKPOINT).
 """
 import argparse
 import os.path as osp
+import runpy
+import sys
 from typing import Iterator, List, Sequence, Tuple
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 
 from ..datasets.nuscenes_dataset import check_data_root
 from ..errors import MissingFileError
+from .mmdet3d_tools import mmdet3d_tool
 
 # What each mmdet3d tool reads: its dataloaders and evaluators, and checkpoints named in the
 # config (dotted keys; an unset or URL value is not checked).
@@ -74,18 +77,24 @@ def check_checkpoint(path: object, key: str) -> None:
         raise MissingFileError(f'{key} {path!r} does not exist')
 
 
+def tool_args(tool: str, argv: List[str]) -> argparse.Namespace:
+    """``argv`` parsed by the shipped script's own ``parse_args`` (loaded, not run)."""
+    parse_args = runpy.run_path(mmdet3d_tool(tool), run_name='simdistill_preflight')['parse_args']
+    saved = sys.argv
+    sys.argv = [tool, *argv]
+    try:
+        return parse_args()
+    finally:
+        sys.argv = saved
+
+
 def check_tool_inputs(tool: str, argv: List[str]) -> None:
-    """Parses ``CONFIG [CHECKPOINT] [--cfg-options ...]`` from a tool's ``argv`` as the tool
-    will and checks the inputs it reads (:data:`TOOL_INPUTS`, :data:`CHECKPOINT_KEYS`); tools
-    not listed there are not checked."""
+    """Parses a tool's ``argv`` as the tool will and checks the inputs it reads
+    (:data:`TOOL_INPUTS`, :data:`CHECKPOINT_KEYS`, test.py's CHECKPOINT); tools not listed in
+    :data:`TOOL_INPUTS` are not checked."""
     if tool not in TOOL_INPUTS:
         return
-    parser = argparse.ArgumentParser(add_help=False)
-    parser.add_argument('config')
-    if tool == 'test.py':
-        parser.add_argument('checkpoint')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
-    args, _ = parser.parse_known_args(argv)
+    args = tool_args(tool, argv)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
