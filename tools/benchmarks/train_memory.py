@@ -12,8 +12,9 @@ Swin-T + voxel BEVFusion teacher with the TransFusion head that SimDistill disti
 preprocessor with voxelisation, forward, backward, AdamW step, in float32) at batch 1 on a
 synthetic batch at the paper's sizes: six 256 x 704 images and a 10-sweep point cloud of a
 32-beam LiDAR (34,688 points a sweep, 346,880 in all: ground rings out to where a beam meets a
-wall 5-60 m away, 0.5 m of ego motion between sweeps), 40 boxes. The paper's data pipeline is not
-run (it expects full-size nuScenes images). Weights are random (memory does not depend on their
+wall 5-60 m away, 0.5 m of ego motion between sweeps; 7 MB, also handed to the camera-only
+student, which ignores them), 40 boxes. The paper's data pipeline is not run (it expects
+full-size nuScenes images). Weights are random (memory does not depend on their
 values): no image pre-training is loaded and each distiller's teacher checkpoint is its randomly
 initialised teacher, saved to a temporary file.
 
