@@ -207,3 +207,33 @@ def test_resumed_distiller_reloads_the_teacher_from_teacher_ckpt_unchanged(disti
     assert_identical(restored['teacher'], expected, 'teacher')
     assert restored['teacher_training'] is False
     assert sha256(distiller_runs['teacher_ckpt']) == distiller_runs['teacher_digest']
+
+
+def test_each_epoch_draws_the_same_numbers_whatever_ran_before():
+    import random
+    from types import SimpleNamespace
+
+    import numpy as np
+    from mmengine.runner import EpochBasedTrainLoop
+
+    from simdistill.engine import SeedEachEpochHook
+    hook = SeedEachEpochHook()
+
+    def draws(epoch):
+        hook.before_train_epoch(SimpleNamespace(seed=7, epoch=epoch))
+        return random.random(), np.random.rand(3).tolist(), torch.rand(2).tolist()
+
+    first = draws(1)
+    random.random(), np.random.rand(5), torch.rand(5)  # whatever ran in between
+    assert draws(1) == first
+    assert draws(2) != first and draws(0) != first
+    # resuming inside an epoch is named as not exact
+    loop = object.__new__(EpochBasedTrainLoop)
+    loop.dataloader = [None] * 4
+    messages = []
+    logger = SimpleNamespace(warning=messages.append)
+    for iteration, expected in ((8, 0), (9, 1)):
+        hook.before_train(SimpleNamespace(train_loop=loop, iter=iteration, epoch=2,
+                                          logger=logger))
+        assert len(messages) == expected
+    assert 'resumed at iteration 9, inside epoch 3' in messages[0]
