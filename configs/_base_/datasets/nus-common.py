@@ -87,6 +87,6 @@ gt_paste = dict(
             car=2, truck=3, construction_vehicle=7, bus=4, trailer=6, barrier=2, motorcycle=6,
             bicycle=6, pedestrian=2, traffic_cone=2),
         points_loader=dict(
-            type='LoadPointsFromFile', coord_type='LIDAR', load_dim=5, use_dim=[0, 1, 2, 3, 4],
-            backend_args=backend_args),
+            type='CheckedLoadPointsFromFile', coord_type='LIDAR', load_dim=5,
+            use_dim=[0, 1, 2, 3, 4], backend_args=backend_args),
         backend_args=backend_args))
