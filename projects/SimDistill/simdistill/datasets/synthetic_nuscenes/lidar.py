@@ -63,15 +63,11 @@ class LidarScan:
         num_points: ``(B,)`` number of points inside each annotated box.
         visible_fraction: ``(B,)`` fraction of the rays that would hit each object's parts
             (within range) whose nearest hit is one of them, 0 for objects no ray reaches.
-        hit_owner: ``(N,)`` the object each point lies on (-1: ground or background).
-        hit_material: ``(N,)`` index into ``MATERIALS`` of the surface each point lies on.
     """
 
     points: np.ndarray
     num_points: np.ndarray
     visible_fraction: np.ndarray
-    hit_owner: np.ndarray
-    hit_material: np.ndarray
 
 
 class LidarCaster:
@@ -141,8 +137,7 @@ class LidarCaster:
         box_pair, box_col = self._ray_box_pairs(origin, rot_gs, boxes)
         keep, counts = self._count_inside(xyz_global, point_at, box_pair, box_col, boxes)
         keep &= ~lost
-        owners = np.where(ids >= 0, owner_of[ids], -1)
-        return LidarScan(points[keep], counts, fraction, owners[keep], materials[keep])
+        return LidarScan(points[keep], counts, fraction)
 
     def _materials(self, xyz_global, ids, axis, solids: Solids, layout: StreetLayout):
         """Material of each hit ``(N,)``: the ground's where ``ids`` is -1, else the solid's
