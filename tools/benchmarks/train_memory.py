@@ -158,8 +158,8 @@ def cpu_config_step(name: str, data_root: str, work_dir: str) -> None:
 
 def lidar_sweeps(rng):
     """``(P, 5)`` float32 points (x, y, z, intensity, time lag) of a 32-beam LiDAR: each beam
-    meets the ground plane or a wall 5-60 m away, whichever is nearer; 0.5 m of ego motion
-    and 0.05 s between sweeps. Points beyond 60 m are kept (the range filter drops them)."""
+    meets the ground plane 1.84 m down or a wall 5-60 m away, whichever is nearer
+    (horizontally); 0.5 m of ego motion and 0.05 s between sweeps. Points beyond 60 m are kept (the range filter drops them)."""
     import numpy as np
     elevation = np.radians(np.linspace(-30.67, 10.67, LIDAR_BEAMS))[:, None]
     azimuth = np.linspace(-np.pi, np.pi, LIDAR_AZIMUTHS, endpoint=False)[None, :]
@@ -168,10 +168,9 @@ def lidar_sweeps(rng):
         wall = rng.uniform(5.0, 60.0, (LIDAR_BEAMS, LIDAR_AZIMUTHS))
         ground = np.where(elevation < 0, LIDAR_HEIGHT / np.tan(np.maximum(-elevation, 1e-6)),
                           np.inf)
-        distance = np.minimum(wall, ground)
-        xyz = np.stack([distance * np.cos(elevation) * np.cos(azimuth),
-                        distance * np.cos(elevation) * np.sin(azimuth),
-                        distance * np.sin(elevation)], axis=-1).reshape(-1, 3)
+        horizontal = np.minimum(wall, ground)  # metres from the sensor's axis
+        xyz = np.stack([horizontal * np.cos(azimuth), horizontal * np.sin(azimuth),
+                        horizontal * np.tan(elevation)], axis=-1).reshape(-1, 3)
         xyz[:, 0] -= 0.5 * sweep
         extra = np.c_[rng.uniform(0, 255, len(xyz)), np.full(len(xyz), 0.05 * sweep)]
         sweeps.append(np.c_[xyz, extra])
