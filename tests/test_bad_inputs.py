@@ -442,3 +442,23 @@ def test_results_files_the_devkit_rejects_name_the_file_sample_and_key(metric_an
         assert re.search(reason, message), (name, message)
         assert isinstance(info.value, (InputError, ValueError))
         assert os.listdir(folder / name) == ['results_nusc.json'], name  # no metrics written
+
+
+def test_relative_paths_resolve_as_the_runner_resolves_them(tmp_path, monkeypatch):
+    """A dataset joins a relative ann_file to its data_root; NuScenesMetric opens its ann_file
+    as given (relative to the working directory), as tools/run_pipeline.sh passes it."""
+    from simdistill.utils.config_inputs import check_config_inputs
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data' / 'nuscenes').mkdir(parents=True)
+    for split in ('train', 'val'):
+        (tmp_path / 'data' / 'nuscenes' / f'nuscenes_infos_{split}.pkl').touch()
+    cfg = Config(dict(
+        val_cfg=dict(),
+        val_dataloader=dict(dataset=dict(data_root='data/nuscenes/',
+                                         ann_file='nuscenes_infos_val.pkl')),
+        val_evaluator=dict(data_root='data/nuscenes/',
+                           ann_file='data/nuscenes/nuscenes_infos_val.pkl')))
+    check_config_inputs(cfg, ('val_dataloader', 'val_evaluator'))  # both exist: no error
+    cfg.val_evaluator.ann_file = 'nuscenes_infos_val.pkl'  # the metric would not find it
+    with pytest.raises(MissingFileError, match=r"val_evaluator.ann_file 'nuscenes_infos_val"):
+        check_config_inputs(cfg, ('val_dataloader', 'val_evaluator'))

@@ -37,14 +37,18 @@ def dataset_cfgs(cfg: dict, key: str) -> Iterator[Tuple[str, dict]]:
         yield from dataset_cfgs(inner, f'{key}.datasets.{i}')
 
 
-def check_files_of(cfg: dict, key: str) -> None:
-    """``data_root`` and ``ann_file`` (joined to it when relative) of one dataset/evaluator."""
+def check_files_of(cfg: dict, key: str, ann_file_in_data_root: bool = True) -> None:
+    """``data_root`` and ``ann_file`` of one dataset or evaluator.
+
+    A dataset joins a relative ``ann_file`` to its ``data_root`` (mmengine's ``BaseDataset``);
+    ``NuScenesMetric`` opens its ``ann_file`` as given (``ann_file_in_data_root=False``).
+    """
     data_root = cfg.get('data_root')
     check_data_root(data_root, f'{key}.data_root')
     ann_file = cfg.get('ann_file')
     if ann_file:
-        path = ann_file if osp.isabs(ann_file) or not data_root else osp.join(
-            data_root, ann_file)
+        joined = ann_file_in_data_root and data_root and not osp.isabs(ann_file)
+        path = osp.join(data_root, ann_file) if joined else ann_file
         if not osp.isfile(path):
             raise MissingFileError(f'{key}.ann_file {path!r} does not exist')
 
@@ -68,7 +72,8 @@ def check_config_inputs(cfg: Config, parts: Sequence[str]) -> None:
         else:  # an evaluator, or a list of them
             metrics = value if isinstance(value, (list, tuple)) else [value]
             for i, metric in enumerate(metrics):
-                check_files_of(metric, part if len(metrics) == 1 else f'{part}.{i}')
+                check_files_of(metric, part if len(metrics) == 1 else f'{part}.{i}',
+                               ann_file_in_data_root=False)
 
 
 def check_checkpoint(path: object, key: str) -> None:
