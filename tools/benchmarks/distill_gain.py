@@ -55,16 +55,18 @@ def schedule_options(epochs: int) -> List[str]:
             'default_hooks.checkpoint.interval=1']
 
 
-def config_fingerprint(config: str, cfg_options: List[str]) -> str:
-    """sha1 of the resolved config (bases merged) with the run's options applied."""
+def resolved_config(config: str, cfg_options: List[str]):
+    """The config (bases merged) with the run's ``--cfg-options`` applied."""
     from mmengine.config import Config, DictAction
     cfg = Config.fromfile(osp.join(ROOT, config))
-    parsed = {}
-    for option in cfg_options:
-        key, value = option.split('=', 1)
-        parsed[key] = DictAction._parse_iterable(value)
-    cfg.merge_from_dict(parsed)
-    return hashlib.sha1(cfg.pretty_text.encode()).hexdigest()
+    cfg.merge_from_dict({k: DictAction._parse_iterable(v)
+                         for k, v in (o.split('=', 1) for o in cfg_options)})
+    return cfg
+
+
+def config_fingerprint(config: str, cfg_options: List[str]) -> str:
+    """sha1 of the resolved config (bases merged) with the run's options applied."""
+    return hashlib.sha1(resolved_config(config, cfg_options).pretty_text.encode()).hexdigest()
 
 
 def run_logged(args: List[str], log: str) -> None:
@@ -111,10 +113,7 @@ def code_fingerprint(code_dir: str = CODE_DIR) -> str:
 def data_fingerprint(config: str, cfg_options: List[str]) -> str:
     """sha1 of the info files the run trains and evaluates on (another generated world, or
     another seed of it, is other data); a missing file counts by its path."""
-    from mmengine.config import Config, DictAction
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    cfg.merge_from_dict({k: DictAction._parse_iterable(v)
-                         for k, v in (o.split('=', 1) for o in cfg_options)})
+    cfg = resolved_config(config, cfg_options)
     train = cfg.train_dataloader.dataset
     train = train.get('dataset', train)  # CBGS and repeat wrappers
     digest = hashlib.sha1()
