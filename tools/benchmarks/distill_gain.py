@@ -94,14 +94,21 @@ def teacher_weights_sha1(checkpoint: str) -> str:
 
 CODE_DIR = osp.join(ROOT, 'projects', 'SimDistill', 'simdistill')
 CODE_SUFFIXES = ('.py', '.cpp', '.cu', '.h')
+# Plugin folders that cannot change what a run trains or scores: the data generator (the data
+# count by their info files, data_fingerprint), ONNX export, checkpoint converters, pictures.
+# Leaving them out lets a benchmark that spans sessions survive work on them.
+CODE_NOT_IN_RUNS = ('datasets/synthetic_nuscenes', 'deployment', 'model_conversion',
+                    'visualization')
 
 
 def code_fingerprint(code_dir: str = CODE_DIR) -> str:
-    """sha1 over the plugin's source files (paths and bytes): a run made by other code is not
-    the same run, committed or not."""
+    """sha1 over the plugin's source files that a run executes (paths and bytes): a run made by
+    other code is not the same run, committed or not."""
     digest = hashlib.sha1()
     for folder, dirs, files in os.walk(code_dir):
-        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
+        dirs[:] = sorted(
+            d for d in dirs if d != '__pycache__' and osp.relpath(
+                osp.join(folder, d), code_dir).replace(os.sep, '/') not in CODE_NOT_IN_RUNS)
         for name in sorted(f for f in files if f.endswith(CODE_SUFFIXES)):
             path = osp.join(folder, name)
             digest.update(osp.relpath(path, code_dir).encode())
