@@ -2,25 +2,19 @@
 # (depth-aware LSS, 80 channels, 0.3 m pooling, x2 downsample) and 0.075 m voxels through a
 # sparse encoder, ConvFuser(80 + 256 -> 256), SECOND + SECONDFPN, CenterHead (as released).
 _base_ = [
-    '../_base_/datasets/nus-3d.py', '../_base_/schedules/cyclic-20e.py',
-    '../_base_/default_runtime.py'
+    '../_base_/datasets/nus-3d.py', '../_base_/models/bevfusion-centerhead.py',
+    '../_base_/schedules/cyclic-20e.py', '../_base_/default_runtime.py'
 ]
 point_cloud_range = {{_base_.point_cloud_range}}
 post_center_range = {{_base_.post_center_range}}
 voxel_size = {{_base_.voxel_size}}
 grid_size = {{_base_.grid_size}}
-norm_2d = dict(type='BN', eps=1e-3, momentum=0.01)
 
+# The sizes; types, norms, losses and the head's settings come from the model base.
 model = dict(
-    type='BEVFusionDetector',
     data_preprocessor=dict(
-        type='Det3DDataPreprocessor',
         mean={{_base_.img_mean}},
         std={{_base_.img_std}},
-        bgr_to_rgb=True,
-        pad_size_divisor=32,
-        voxel=True,
-        voxel_type='hard',
         voxel_layer=dict(
             max_num_points=10,
             point_cloud_range=point_cloud_range,
@@ -46,11 +40,8 @@ model = dict(
             type='Pretrained',
             checkpoint='https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
             'swin_tiny_patch4_window7_224.pth')),
-    # BEVFusion's concatenating top-down FPN (upstream GeneralizedLSSFPN, same weights).
-    img_neck=dict(type='LSSFPNNeck', in_channels=[192, 384, 768], out_channels=256),
-    img_neck_out_index=0,  # stride 8
+    img_neck=dict(in_channels=[192, 384, 768], out_channels=256),
     view_transform=dict(
-        type='LSSViewTransform',
         in_channels=256,
         out_channels=80,
         lidar_depth_channels=64,
@@ -72,64 +63,28 @@ model = dict(
         # (z, y, x) padding order of mmdet3d's encoder: BEVFusion's [1, 1, 0] is in (x, y, z).
         encoder_paddings=((0, 0, 1), (0, 0, 1), (0, 0, [0, 1, 1]), (0, 0)),
         block_type='basicblock'),
-    fusion_layer=dict(type='BEVConvFuser', in_channels=[80, 256], out_channels=256),
-    pts_backbone=dict(
-        type='SECOND',
-        in_channels=256,
-        out_channels=[128, 256],
-        layer_nums=[5, 5],
-        layer_strides=[1, 2],
-        norm_cfg=norm_2d,
-        conv_cfg=dict(type='Conv2d', bias=False)),
-    pts_neck=dict(
-        type='SECONDFPN',
-        in_channels=[128, 256],
-        out_channels=[256, 256],
-        upsample_strides=[1, 2],
-        norm_cfg=norm_2d,
-        upsample_cfg=dict(type='deconv', bias=False),
-        use_conv_for_no_stride=True),
+    fusion_layer=dict(in_channels=[80, 256], out_channels=256),
+    pts_backbone=dict(in_channels=256, out_channels=[128, 256], layer_nums=[5, 5],
+                      layer_strides=[1, 2]),
+    pts_neck=dict(in_channels=[128, 256], out_channels=[256, 256]),
     bbox_head=dict(
-        type='PriorInitCenterHead',
         in_channels=512,
         tasks={{_base_.tasks}},
-        common_heads=dict(reg=(2, 2), height=(1, 2), dim=(3, 2), rot=(2, 2), vel=(2, 2)),
         share_conv_channel=64,
         bbox_coder=dict(
-            type='CenterPointBBoxCoder',
             pc_range={{_base_.pc_range_xy}},
             post_center_range=post_center_range,
-            max_num=500,
-            score_threshold=0.1,
             out_size_factor={{_base_.out_size_factor}},
-            voxel_size={{_base_.voxel_size_xy}},
-            code_size=9),
-        separate_head=dict(type='SeparateHead', init_bias=-2.19, final_kernel=3),
-        loss_cls=dict(type='mmdet.GaussianFocalLoss', reduction='mean'),
-        loss_bbox=dict(type='mmdet.L1Loss', reduction='mean', loss_weight=0.25),
-        norm_bbox=True,
+            voxel_size={{_base_.voxel_size_xy}}),
         train_cfg=dict(
             grid_size=grid_size,
             voxel_size=voxel_size,
             out_size_factor={{_base_.out_size_factor}},
-            dense_reg=1,
-            gaussian_overlap=0.1,
-            max_objs=500,
-            min_radius=2,
-            code_weights=[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.2, 0.2],
             point_cloud_range=point_cloud_range),
         test_cfg=dict(
             post_center_limit_range=post_center_range,
-            max_per_img=500,
-            max_pool_nms=False,
-            min_radius=[4, 12, 10, 1, 0.85, 0.175],
-            score_threshold=0.1,
             out_size_factor={{_base_.out_size_factor}},
             voxel_size={{_base_.voxel_size_xy}},
-            pre_max_size=1000,
-            post_max_size=83,
-            nms_type='rotate',
-            nms_thr=0.2,
             pc_range={{_base_.pc_range_xy}})))
 # BEVFusion's TransFusion head (200 heatmap-initialised queries, one decoder layer, Hungarian
 # assignment with focal + L1 + IoU costs): the head of both published models, shared by the
