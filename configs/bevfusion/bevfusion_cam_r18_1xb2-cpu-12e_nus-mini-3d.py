@@ -8,7 +8,7 @@ model = dict(
     pts_voxel_encoder=None,
     pts_middle_encoder=None,
     fusion_layer=None,
-    pts_backbone=dict(in_channels=32))
+    pts_backbone=dict(in_channels={{_base_.model.view_transform.out_channels}}))  # camera BEV
 train_dataloader = dict(dataset=dict(pipeline={{_base_.camera_train_pipeline}}))
 val_dataloader = dict(dataset=dict(pipeline={{_base_.camera_test_pipeline}}))
 test_dataloader = val_dataloader

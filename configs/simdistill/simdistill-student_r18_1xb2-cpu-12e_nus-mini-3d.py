@@ -4,7 +4,7 @@
 # camera-only baseline's pipelines, backbone, neck, camera LSS, decoder and head.
 _base_ = ['../bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py']
 
-bev_channels = 32  # the camera LSS's out_channels, as in the teacher
+bev_channels = {{_base_.model.view_transform.out_channels}}  # the camera LSS's, as in the teacher
 model = dict(
     type='SimDistillStudent',
     # Its own transform with the camera branch's settings (the paper); the release shares one

@@ -2,7 +2,7 @@
 # own: the architecture-only ablation, and the config exported student weights load into.
 _base_ = ['../bevfusion/bevfusion_cam_swint_8xb4-cyclic-20e_nus-3d.py']
 
-bev_channels = 80
+bev_channels = {{_base_.model.view_transform.out_channels}}  # the camera LSS's, as in the teacher
 model = dict(
     type='SimDistillStudent',
     sim_lidar_view_transform={{_base_.model.view_transform}},

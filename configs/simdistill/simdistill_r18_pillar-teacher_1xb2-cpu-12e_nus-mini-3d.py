@@ -15,7 +15,8 @@ model = dict(
     teacher=teacher_config,
     teacher_ckpt=teacher_ckpt,
     # simulated-LiDAR BEV (32 ch) -> the teacher's LiDAR-BEV width (64 ch), for the loss only
-    lidar_adapter=dict(type='BEVConvFuser', in_channels=[32], out_channels=64),
+    lidar_adapter=dict(type='BEVConvFuser', in_channels=[{{_base_.bev_channels}}],
+                       out_channels=64),
     # the distillation terms and masks keep SimDistill's defaults (the paper's weights):
     # loss_distill_{camera,lidar,fused,heatmap,reg}, feature_masks (see the README's table)
     class_names={{_base_.class_names}})

@@ -16,7 +16,8 @@ model = dict(
     student=student_model,
     teacher=teacher_config,
     teacher_ckpt=teacher_ckpt,
-    lidar_adapter=dict(type='BEVConvFuser', in_channels=[80], out_channels=256),
+    lidar_adapter=dict(type='BEVConvFuser', in_channels=[{{_base_.bev_channels}}],
+                       out_channels=256),
     # the distillation terms and masks keep SimDistill's defaults (the paper's weights):
     # loss_distill_{camera,lidar,fused,heatmap,reg}, feature_masks (see the README's table)
     loss_distill_reg=None,

@@ -20,6 +20,15 @@ meta_keys = ('img_path', 'ori_shape', 'img_shape', 'pad_shape', 'cam2img', 'lida
              'box_type_3d', 'sample_idx', 'lidar_path', 'num_pts_feats', 'flip',
              'pcd_horizontal_flip', 'pcd_vertical_flip', 'pcd_trans', 'pcd_scale_factor',
              'pcd_rotation', 'pcd_rotation_angle', 'transformation_3d_flow', 'ego2global')
+# Pipeline steps that take no number of a setting; each setting (nus-3d.py, nus-mini-3d-small.py)
+# composes its pipelines from these and its own sized steps.
+load_images = [
+    dict(type='LoadMultiViewImagesWithCalib', to_float32=True, color_type='color',
+         num_views=num_views, backend_args=backend_args),
+]
+annotations = [
+    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True, with_attr_label=False)
+]
 # Image normalisation (ImageNet statistics, RGB).
 img_mean = [123.675, 116.28, 103.53]
 img_std = [58.395, 57.12, 57.375]

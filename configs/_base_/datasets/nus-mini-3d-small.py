@@ -33,13 +33,6 @@ load_points = [
          use_dim=[0, 1, 2, 3, 4], pad_empty_sweeps=True, remove_close=True,
          backend_args={{_base_.backend_args}}),
 ]
-load_images = [
-    dict(type='LoadMultiViewImagesWithCalib', to_float32=True, color_type='color',
-         num_views={{_base_.num_views}}, backend_args={{_base_.backend_args}}),
-]
-annotations = [
-    dict(type='LoadAnnotations3D', with_bbox_3d=True, with_label_3d=True, with_attr_label=False)
-]
 bev_aug = [
     dict(type='BEVGlobalRotScaleTrans', rot_range=[-0.3925, 0.3925],
          scale_ratio_range=[0.95, 1.05], translation_std=[0.0, 0.0, 0.0]),
@@ -51,19 +44,21 @@ filters = [
 ]
 points_filter = [dict(type='PointsRangeFilter', point_cloud_range=point_cloud_range)]
 meta_keys = {{_base_.meta_keys}}
-# LiDAR + camera (the teacher), LiDAR only, camera only (no point is loaded at test time).
+# LiDAR + camera (the teacher), LiDAR only, camera only (no point is loaded at test time);
+# the steps that take no number of this setting (_base_.*) are nus-common.py's.
 train_pipeline = [
-    *load_points, *load_images, *annotations, image_aug_train, *bev_aug, *points_filter,
-    *filters, dict(type='PointShuffle'),
+    *load_points, *_base_.load_images, *_base_.annotations, image_aug_train, *bev_aug,
+    *points_filter, *filters, dict(type='PointShuffle'),
     dict(type='Pack3DDetInputs', keys=['points', 'img', 'gt_bboxes_3d', 'gt_labels_3d'],
          meta_keys=meta_keys)
 ]
 test_pipeline = [
-    *load_points, *load_images, image_aug_test, *points_filter,
+    *load_points, *_base_.load_images, image_aug_test, *points_filter,
     dict(type='Pack3DDetInputs', keys=['points', 'img'], meta_keys=meta_keys)
 ]
 lidar_train_pipeline = [
-    *load_points, *annotations, *bev_aug, *points_filter, *filters, dict(type='PointShuffle'),
+    *load_points, *_base_.annotations, *bev_aug, *points_filter, *filters,
+    dict(type='PointShuffle'),
     dict(type='Pack3DDetInputs', keys=['points', 'gt_bboxes_3d', 'gt_labels_3d'],
          meta_keys=meta_keys)
 ]
@@ -72,12 +67,12 @@ lidar_test_pipeline = [
     dict(type='Pack3DDetInputs', keys=['points'], meta_keys=meta_keys)
 ]
 camera_train_pipeline = [
-    *load_images, *annotations, image_aug_train, *bev_aug, *filters,
+    *_base_.load_images, *_base_.annotations, image_aug_train, *bev_aug, *filters,
     dict(type='Pack3DDetInputs', keys=['img', 'gt_bboxes_3d', 'gt_labels_3d'],
          meta_keys=meta_keys)
 ]
 camera_test_pipeline = [
-    *load_images, image_aug_test,
+    *_base_.load_images, image_aug_test,
     dict(type='Pack3DDetInputs', keys=['img'], meta_keys=meta_keys)
 ]
 

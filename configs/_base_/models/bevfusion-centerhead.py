@@ -29,7 +29,8 @@ model = dict(
     bbox_head=dict(
         type='PriorInitCenterHead',
         common_heads=dict(reg=(2, 2), height=(1, 2), dim=(3, 2), rot=(2, 2), vel=(2, 2)),
-        bbox_coder=dict(type='CenterPointBBoxCoder', max_num=500, score_threshold=0.1, code_size=9),
+        bbox_coder=dict(
+            type='CenterPointBBoxCoder', max_num=500, score_threshold=0.1, code_size=9),
         separate_head=dict(type='SeparateHead', init_bias=-2.19, final_kernel=3),
         loss_cls=dict(type='mmdet.GaussianFocalLoss', reduction='mean'),
         loss_bbox=dict(type='mmdet.L1Loss', reduction='mean', loss_weight=0.25),
