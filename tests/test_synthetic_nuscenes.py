@@ -19,9 +19,13 @@ from nuscenes.utils.geometry_utils import points_in_box, view_points
 from nuscenes.utils.splits import create_splits_scenes
 from pyquaternion import Quaternion
 
-from simdistill.datasets.synthetic_nuscenes import (CLASS_NAMES, SyntheticNuScenesConfig,
+from simdistill.datasets.synthetic_nuscenes import (CLASS_NAMES, SCENES,
+                                                    SyntheticNuScenesConfig,
                                                     generate_synthetic_nuscenes, simulate_scene)
 from simdistill.datasets.synthetic_nuscenes import tables as tables_module
+from simdistill.datasets.synthetic_nuscenes.layout import CITY_LAYOUTS
+from simdistill.datasets.synthetic_nuscenes.materials import PALETTES
+from simdistill.datasets.synthetic_nuscenes.scene import scene_style
 
 VERSION = 'v1.0-mini'
 SCENE_NAMES = {
@@ -87,6 +91,17 @@ HEX_TOKEN = re.compile(r'^[0-9a-f]{32}$')
 FILE_NAME = re.compile(r'^n0(08|15)-\d{4}(-\d\d){5}[+-]\d{4}__(LIDAR_TOP|CAM_[A-Z_]+)__\d{16}'
                        r'\.(pcd\.bin|jpg)$')
 EGO_LENGTH, EGO_WIDTH, EGO_CENTER_X = 4.08, 1.73, 1.44  # Renault Zoe, rear axle origin
+
+
+@pytest.fixture(scope='module')
+def synthetic_nuscenes_root(tmp_path_factory) -> Path:
+    """The default world (each scene draws its own street style) at the size of conftest's
+    shared fixture, which pins one style: every check here holds for every style."""
+    root = tmp_path_factory.mktemp('synthetic_nuscenes_default') / 'data' / 'nuscenes'
+    config = SyntheticNuScenesConfig(
+        samples_per_scene=4, image_scale=0.2, seed=0, sweeps_per_sample=2)
+    generate_synthetic_nuscenes(root, config, progress=False)
+    return root
 
 
 @pytest.fixture(scope='module')
@@ -697,7 +712,11 @@ def test_an_interrupted_run_leaves_no_target(tmp_path, monkeypatch):
                                           ('samples_per_scene', 2.5), ('image_scale', 0.0),
                                           ('image_scale', -0.25), ('sweeps_per_sample', -1),
                                           ('seed', -1), ('city_layout', 'rural'),
-                                          ('clutter_density', 0.0), ('colour_palette', 'neon')])
+                                          ('clutter_density', 0.0), ('colour_palette', 'neon'),
+                                          ('clutter_density', (1.2, 0.8)),
+                                          ('clutter_density', (0.05, 1.0)),
+                                          ('clutter_density', (0.5, 1.0, 2.0)),
+                                          ('clutter_density', 'dense')])
 def test_bad_settings_are_rejected_clearly(field, value):
     with pytest.raises(ValueError, match=field):
         SyntheticNuScenesConfig(**{field: value})
@@ -706,7 +725,10 @@ def test_bad_settings_are_rejected_clearly(field, value):
 @pytest.mark.parametrize('flag, value', [('--samples-per-scene', '0'),
                                          ('--samples-per-scene', '-1'), ('--image-scale', '0'),
                                          ('--image-scale', '-0.5'), ('--city-layout', 'rural'),
-                                         ('--clutter-density', '-1')])
+                                         ('--clutter-density', '-1'),
+                                         ('--clutter-density', '1.3:0.6'),
+                                         ('--clutter-density', '1:a'),
+                                         ('--colour-palette', 'neon')])
 def test_cli_rejects_bad_settings(tmp_path, capsys, flag, value):
     main = load_cli()
     with pytest.raises(SystemExit) as exit_info:
@@ -739,7 +761,9 @@ def test_background_returns_lie_outside_every_box(nusc):
         above = points[2] > 0.3  # kerbs (0.13 m) and the ground left out
         above_ground += np.sum(above)
         clutter += np.sum(above & ~inside)
-    assert high > 2000 and clutter > 0.5 * above_ground
+    # Measured on this fixture: about half (0.49; downtown scenes 0.49-0.57, suburban ones, low
+    # houses set back behind lawns, 0.36-0.50); an empty world would give none.
+    assert high > 2000 and clutter > 0.4 * above_ground
 
 
 def _car_points(nusc, min_points: int):
@@ -871,13 +895,14 @@ def test_the_map_mask_holds_the_drive_and_not_the_buildings(nusc):
     assert high > 1000 and high_on_map < 0.15 * high
 
 
-def test_world_style_settings_change_the_world(config):
+def test_world_style_settings_change_the_world():
     """Another layout, clutter density and palette (world B of the transfer benchmark) give
     lower buildings, more street furniture and paler paints from the same generator."""
     from simdistill.datasets.synthetic_nuscenes.materials import material_id
     b = SyntheticNuScenesConfig(**{**TINY, 'seed': 1, 'city_layout': 'suburban',
                                    'clutter_density': 2.0, 'colour_palette': 'pastel'})
-    a = SyntheticNuScenesConfig(**{**TINY, 'seed': 0})
+    a = SyntheticNuScenesConfig(**{**TINY, 'seed': 0, 'city_layout': 'downtown',
+                                   'clutter_density': 1.0, 'colour_palette': 'standard'})
     stats = {}
     for name, cfg in (('a', a), ('b', b)):
         facade_heights, furniture, saturation = [], 0, []
@@ -894,3 +919,79 @@ def test_world_style_settings_change_the_world(config):
     assert stats['a'][0] > 12.0 > 8.0 > stats['b'][0]
     assert stats['b'][1] > 1.3 * stats['a'][1]
     assert stats['b'][2] < stats['a'][2]
+
+
+def _facade_heights(world) -> np.ndarray:
+    from simdistill.datasets.synthetic_nuscenes.materials import material_id
+    bg = world.background
+    return bg.sizes_wlh[bg.materials == material_id('facade'), 2]
+
+
+def test_default_world_mixes_street_styles_across_scenes(nusc):
+    """The default world's scenes draw their style from the seed: both layouts and both
+    palettes occur, clutter densities spread over the default range, the devkit's scene
+    descriptions name each scene's style, and a suburban scene's houses are lower than a
+    downtown scene's buildings."""
+    config = SyntheticNuScenesConfig(**TINY)
+    styles = [scene_style(config, i) for i in range(len(SCENE_NAMES))]
+    assert {s.city_layout for s in styles} == set(CITY_LAYOUTS)
+    assert {s.colour_palette for s in styles} == set(PALETTES)
+    low, high = config.clutter_density
+    clutter = np.array([s.clutter_density for s in styles])
+    assert np.all((clutter >= low) & (clutter <= high))
+    assert clutter.max() - clutter.min() > 0.3 * (high - low)
+    # The devkit fixture is the same seed at another size: the style does not depend on size.
+    for scene in nusc.scene:
+        style = styles[[name for name, _ in SCENES].index(scene['name'])]
+        assert scene['description'].startswith(f'Synthetic, {style.description()},'), scene
+    heights = {}
+    for i, style in enumerate(styles):
+        world = simulate_scene(config, i)
+        assert (world.style, world.layout.style, world.layout.palette) == (
+            style, style.city_layout, style.colour_palette)
+        heights.setdefault(style.city_layout, []).append(np.median(_facade_heights(world)))
+    assert max(heights['suburban']) < 8.0 < 12.0 < min(heights['downtown'])
+
+
+def test_a_pinned_style_setting_pins_every_scene():
+    """A single value pins every scene; the settings left open draw as in the default mix."""
+    mixed = SyntheticNuScenesConfig(**TINY)
+    pinned = SyntheticNuScenesConfig(**TINY, city_layout='suburban')
+    all_pinned = SyntheticNuScenesConfig(**TINY, city_layout='downtown', clutter_density=1.7,
+                                         colour_palette='pastel')
+    for i in range(len(SCENE_NAMES)):
+        a, b, c = (scene_style(cfg, i) for cfg in (mixed, pinned, all_pinned))
+        assert b.city_layout == 'suburban'
+        assert (b.clutter_density, b.colour_palette) == (a.clutter_density, a.colour_palette)
+        assert (c.city_layout, c.clutter_density, c.colour_palette) == ('downtown', 1.7, 'pastel')
+    world = simulate_scene(pinned, 0)
+    assert world.layout.style == 'suburban' and world.style.city_layout == 'suburban'
+
+
+def test_the_style_mix_is_a_function_of_the_seed():
+    def styles(seed, **kwargs):
+        config = SyntheticNuScenesConfig(**{**TINY, 'seed': seed, **kwargs})
+        return [scene_style(config, i) for i in range(len(SCENE_NAMES))]
+
+    assert styles(0) == styles(0)
+    assert styles(0) != styles(1)
+    # The size of the release does not change what each scene looks like.
+    assert styles(0) == styles(0, samples_per_scene=7, image_scale=0.1)
+
+
+def test_cli_clutter_range_is_recorded(tmp_path):
+    main = load_cli()
+    out = tmp_path / 'nuscenes'
+    main(['--out', str(out), '--no-progress', '--samples-per-scene', '1', '--image-scale',
+          '0.05', '--sweeps-per-sample', '0', '--azimuth-step', '4', '--clutter-density',
+          '1.4:1.9', '--city-layout', 'suburban'])
+    with open(out / 'synthetic_nuscenes.json') as f:
+        config = SyntheticNuScenesConfig(**json.load(f)['config'])
+    assert (config.clutter_density, config.city_layout, config.colour_palette) == (
+        (1.4, 1.9), 'suburban', 'mixed')
+    with open(out / VERSION / 'scene.json') as f:
+        descriptions = [scene['description'] for scene in json.load(f)]
+    for description in descriptions:
+        match = re.match(r'Synthetic, suburban, clutter (\d\.\d\d), (standard|pastel),',
+                         description)
+        assert match and 1.4 <= float(match.group(1)) <= 1.9, description

@@ -1,8 +1,11 @@
 """Writes a synthetic nuScenes v1.0-mini release (tables, LiDAR sweeps, camera images, maps).
 
     python tools/create_synthetic_nuscenes.py --out data/nuscenes --samples-per-scene 20 \\
-        --image-scale 0.25 --seed 0 [--sweeps-per-sample 3] [--city-layout downtown] \\
-        [--clutter-density 1.0] [--colour-palette standard] [--force]
+        --image-scale 0.25 --seed 0 [--sweeps-per-sample 3] [--city-layout mixed] \\
+        [--clutter-density 0.6:1.3] [--colour-palette mixed] [--force]
+
+By default every scene draws its own street style from the seed (layout, clutter density in the
+range, palette); a style flag given a single value pins every scene to it.
 
 The result is read by the nuScenes devkit and mmdet3d's converter like the real v1.0-mini:
 
@@ -10,7 +13,7 @@ The result is read by the nuScenes devkit and mmdet3d's converter like the real 
 """
 import argparse
 import re
-from typing import List, Optional
+from typing import List, Optional, Tuple, Union
 
 from simdistill.datasets.synthetic_nuscenes import (SyntheticNuScenesConfig,
                                                     generate_synthetic_nuscenes)
@@ -26,6 +29,17 @@ FLAGS = {
     'clutter_density': '--clutter-density',
     'colour_palette': '--colour-palette',
 }
+
+
+def clutter_value(text: str) -> Union[float, Tuple[float, float]]:
+    """``--clutter-density``: a number (every scene) or ``LOW:HIGH`` (each scene draws)."""
+    try:
+        parts = tuple(float(part) for part in text.split(':'))
+    except ValueError:
+        parts = ()
+    if len(parts) not in (1, 2):
+        raise argparse.ArgumentTypeError(f'expected a number or LOW:HIGH, got {text!r}')
+    return parts[0] if len(parts) == 1 else parts
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,17 +70,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         '--city-layout',
         default=defaults.city_layout,
-        help='street style: downtown (regular blocks, tall buildings) or suburban (irregular '
-        'blocks, low houses behind lawns)')
+        help='street style: downtown (regular blocks, tall buildings), suburban (irregular '
+        'blocks, low houses behind lawns) or mixed (each scene draws one)')
     parser.add_argument(
         '--clutter-density',
-        type=float,
+        type=clutter_value,
         default=defaults.clutter_density,
-        help='multiplies the street furniture and parked clutter (1: default)')
+        help='multiplies the street furniture and parked clutter (1: nominal); LOW:HIGH lets '
+        'each scene draw its own from the range (default: '
+        f'{":".join(map(str, defaults.clutter_density))})')
     parser.add_argument(
         '--colour-palette',
         default=defaults.colour_palette,
-        help='paints of vehicles and clothes, colours of facades: standard or pastel')
+        help='paints of vehicles and clothes, colours of facades: standard, pastel or mixed '
+        '(each scene draws one)')
     parser.add_argument(
         '--force', action='store_true', help='replace --out if it exists and is not empty')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')

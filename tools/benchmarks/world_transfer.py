@@ -1,6 +1,7 @@
 """Does a detector trained on one synthetic world work on another? The CPU LiDAR-only model
-trained on world A (seed 0, default style) is evaluated on A's mini_val and on world B (another
-seed and another style: suburban layout, more clutter, pastel colours), both through the devkit.
+trained on world A (seed 0, the default world: each scene draws its layout, clutter density and
+palette) is evaluated on A's mini_val and on world B (another seed and a pinned style outside
+A's mix: suburban layout, clutter 1.5 beyond A's range, pastel colours), both through the devkit.
 
     python tools/benchmarks/world_transfer.py                 # full: 12 epochs, default worlds
     python tools/benchmarks/world_transfer.py --quick         # tiny worlds, 1 epoch (smoke run)
@@ -9,7 +10,7 @@ Stages, each skipped when its output exists (so re-running continues where it st
 generate world A and world B (``tools/create_synthetic_nuscenes.py``, then mmdet3d's converter),
 train on A (``tools/train.py --resume``), test on A and on B (``tools/test.py``,
 ``NuScenesMetric``). Prints a table and writes ``<results>`` (JSON, atomically): both worlds'
-metrics and the ratio B / A of mAP and NDS.
+metrics, every scene's style and split, and the ratio B / A of mAP and NDS.
 """
 import argparse
 import json
@@ -23,15 +24,17 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from distill_gain import run_logged, schedule_options  # noqa: E402
+from simdistill.datasets.synthetic_nuscenes import SCENES, SyntheticNuScenesConfig  # noqa: E402
+from simdistill.datasets.synthetic_nuscenes.scene import scene_style  # noqa: E402
 from simdistill.utils.atomic import atomic_path  # noqa: E402
 from simdistill.utils.metric_logs import read_nuscenes_metrics  # noqa: E402
 
 CONFIG = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
 METRICS = ('mAP', 'NDS', 'mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')
-# World name -> generator flags besides the size ones.
+# World name -> generator flags besides the size ones. A is the default world (its scenes'
+# styles drawn from the seed); B pins a style with clutter beyond A's default range.
 WORLDS = {
-    'A': ['--seed', '0', '--city-layout', 'downtown', '--clutter-density', '1.0',
-          '--colour-palette', 'standard'],
+    'A': ['--seed', '0'],
     'B': ['--seed', '1', '--city-layout', 'suburban', '--clutter-density', '1.5',
           '--colour-palette', 'pastel'],
 }
@@ -39,9 +42,10 @@ FULL_SIZE = ['--samples-per-scene', '20', '--image-scale', '0.25', '--sweeps-per
 QUICK_SIZE = ['--samples-per-scene', '4', '--image-scale', '0.05', '--sweeps-per-sample', '1']
 
 
-def make_world(name: str, out: str, size: List[str], max_sweeps: int, log: str) -> str:
-    """Generates world ``name`` under ``<out>/world_<name>/data/nuscenes`` with its info pkls;
-    returns the dataroot (with a trailing /)."""
+def make_world(name: str, out: str, size: List[str], max_sweeps: int, log: str,
+               seconds: Dict[str, float]) -> str:
+    """Generates world ``name`` under ``<out>/world_<name>/data/nuscenes`` with its info pkls
+    (its time in ``seconds['generate_<name>']``); returns the dataroot (with a trailing /)."""
     root = osp.join(out, f'world_{name}', 'data', 'nuscenes')
     if not osp.isfile(osp.join(root, 'nuscenes_infos_val.pkl')):
         start = time.time()
@@ -49,9 +53,23 @@ def make_world(name: str, out: str, size: List[str], max_sweeps: int, log: str) 
                     '--force', '--no-progress', *size, *WORLDS[name]], log)
         run_logged([sys.executable, 'tools/create_data.py', '--root', root, '--version',
                     'v1.0-mini', '--max-sweeps', str(max_sweeps)], log)
-        print(f'[world_transfer] world {name}: generated in {time.time() - start:.0f} s',
+        seconds[f'generate_{name}'] = round(time.time() - start, 1)
+        print(f'[world_transfer] world {name}: generated in {seconds[f"generate_{name}"]:.0f} s',
               flush=True)
     return root + '/'
+
+
+def scene_styles(root: str) -> Dict[str, str]:
+    """Scene name -> '<split>: <style>' of the world at ``root``, from the generator settings
+    recorded in its ``synthetic_nuscenes.json``."""
+    from nuscenes.utils.splits import mini_val
+    with open(osp.join(root, 'synthetic_nuscenes.json')) as f:
+        config = SyntheticNuScenesConfig(**json.load(f)['config'])
+    return {
+        name: f'{"val" if name in mini_val else "train"}: '
+        f'{scene_style(config, index).description()}'
+        for index, (name, _) in enumerate(SCENES)
+    }
 
 
 def data_options(root: str, workers: int) -> List[str]:
@@ -104,13 +122,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     out = osp.abspath(args.out)
     os.makedirs(out, exist_ok=True)
     log = osp.join(out, 'run.log')
-    roots = {name: make_world(name, out, size, max_sweeps, log) for name in WORLDS}
     seconds = {}
     if osp.isfile(args.results):  # a resumed run keeps the times of the stages it skips
         with open(args.results) as f:
             earlier = json.load(f)
         if (earlier.get('epochs'), earlier.get('quick')) == (epochs, args.quick):
             seconds.update(earlier.get('wall_s', {}))
+    roots = {name: make_world(name, out, size, max_sweeps, log, seconds) for name in WORLDS}
     train_dir = osp.join(out, 'train_A')
     checkpoint = osp.join(train_dir, f'epoch_{epochs}.pth')
     schedule = ['randomness.seed=0', *schedule_options(epochs)]
@@ -134,6 +152,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     result = dict(
         benchmark='world_transfer', config=CONFIG, epochs=epochs, quick=args.quick,
         worlds={name: ' '.join(flags) for name, flags in WORLDS.items()},
+        scenes={name: scene_styles(root) for name, root in roots.items()},
         size=' '.join(size), metrics={name: {m: metrics[name][m] for m in METRICS}
                                       for name in metrics},
         ratio=ratio, wall_s=seconds)

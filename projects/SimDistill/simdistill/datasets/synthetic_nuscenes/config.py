@@ -1,9 +1,11 @@
 """User-facing settings of the synthetic nuScenes generator, validated on construction."""
 from dataclasses import dataclass
 import numbers
+from typing import Tuple, Union
 
 from .layout import CITY_LAYOUTS
 from .materials import PALETTES
+from .style import MIXED
 
 __all__ = ['SyntheticNuScenesConfig']
 
@@ -35,12 +37,13 @@ class SyntheticNuScenesConfig:
         azimuth_step_deg: Horizontal angle between two LiDAR firings of one beam (degrees).
         jpeg_quality: JPEG quality of the camera images (1-95).
         city_layout: Street style: 'downtown' (a regular grid of blocks, tall buildings at the
-            sidewalk, two-lane roads) or 'suburban' (irregular blocks, low houses behind lawns,
-            narrower roads).
+            sidewalk, two-lane roads), 'suburban' (irregular blocks, low houses behind lawns,
+            narrower roads) or 'mixed' (each scene draws one of them from the seed).
         clutter_density: Multiplies how much street furniture (trees, poles, signs, bins) and
-            parked clutter there is; 1 is the default.
-        colour_palette: Paints of vehicles and clothes and colours of facades: 'standard' or
-            'pastel'.
+            parked clutter there is (1: nominal): a number pins every scene to it, a
+            ``(low, high)`` pair lets each scene draw its own uniformly from the range.
+        colour_palette: Paints of vehicles and clothes and colours of facades: 'standard',
+            'pastel' or 'mixed' (each scene draws one).
     """
 
     samples_per_scene: int = 20
@@ -49,9 +52,9 @@ class SyntheticNuScenesConfig:
     sweeps_per_sample: int = 3
     azimuth_step_deg: float = 0.4
     jpeg_quality: int = 90
-    city_layout: str = 'downtown'
-    clutter_density: float = 1.0
-    colour_palette: str = 'standard'
+    city_layout: str = MIXED
+    clutter_density: Union[float, Tuple[float, float]] = (0.6, 1.3)
+    colour_palette: str = MIXED
 
     def __post_init__(self) -> None:
         _check_int('samples_per_scene', self.samples_per_scene, 1, 1000)
@@ -66,15 +69,29 @@ class SyntheticNuScenesConfig:
             raise ValueError(
                 f'azimuth_step_deg must be at least 0.05, got {self.azimuth_step_deg}')
         _check_int('jpeg_quality', self.jpeg_quality, 1, 95)
-        if self.city_layout not in CITY_LAYOUTS:
+        layouts = CITY_LAYOUTS + (MIXED, )
+        if self.city_layout not in layouts:
+            raise ValueError(f'city_layout must be one of {layouts}, got {self.city_layout!r}')
+        self._check_clutter()
+        palettes = tuple(PALETTES) + (MIXED, )
+        if self.colour_palette not in palettes:
             raise ValueError(
-                f'city_layout must be one of {CITY_LAYOUTS}, got {self.city_layout!r}')
-        _check_float('clutter_density', self.clutter_density, 0.0, 4.0)
-        if self.clutter_density < 0.1:
-            raise ValueError(f'clutter_density must be at least 0.1, got {self.clutter_density}')
-        if self.colour_palette not in PALETTES:
-            raise ValueError(f'colour_palette must be one of {tuple(PALETTES)}, got '
-                             f'{self.colour_palette!r}')
+                f'colour_palette must be one of {palettes}, got {self.colour_palette!r}')
+
+    def _check_clutter(self) -> None:
+        value = self.clutter_density
+        if isinstance(value, (list, tuple)):  # a range; JSON gives it back as a list
+            if len(value) != 2:
+                raise ValueError(f'clutter_density must be a number or a (low, high) pair, got '
+                                 f'{value!r}')
+            value = tuple(value)
+            object.__setattr__(self, 'clutter_density', value)
+        for bound in (value if isinstance(value, tuple) else (value, )):
+            _check_float('clutter_density', bound, 0.0, 4.0)
+            if bound < 0.1:
+                raise ValueError(f'clutter_density must be at least 0.1, got {value}')
+        if isinstance(value, tuple) and not value[0] < value[1]:
+            raise ValueError(f'clutter_density range must have low < high, got {value}')
 
     @property
     def image_size(self) -> tuple:

@@ -15,11 +15,13 @@ from .layout import StreetLayout, build_layout
 from .placement import ObjectTrack, clear_ego_path, place_objects
 from .shapes import build_shape
 from .solids import Solids, concatenate_solids
+from .style import SceneStyle, draw_scene_style
 from .taxonomy import OBJECT_CLASSES
 from .trajectory import EgoTrajectory, sample_ego_motion
 
 __all__ = [
-    'SceneWorld', 'simulate_scene', 'scene_rng', 'KEY_FRAME_INTERVAL_US', 'ANNOTATION_RANGE'
+    'SceneWorld', 'simulate_scene', 'scene_rng', 'scene_style', 'KEY_FRAME_INTERVAL_US',
+    'ANNOTATION_RANGE'
 ]
 
 KEY_FRAME_INTERVAL_US = 500_000  # key frames at 2 Hz
@@ -50,6 +52,7 @@ class SceneWorld:
         spans: ``(n_objects, 2)`` first and last annotated key frame of every object.
         layout: The streets.
         background: Everything static that is not annotated (kerbs, buildings, trees, ...).
+        style: The scene's street style.
     """
 
     index: int
@@ -62,6 +65,7 @@ class SceneWorld:
     spans: np.ndarray
     layout: StreetLayout
     background: Solids
+    style: SceneStyle
 
     def __post_init__(self) -> None:
         shapes = [obj.shape for obj in self.objects]
@@ -112,14 +116,16 @@ class SceneWorld:
         return np.flatnonzero((self.spans[:, 0] <= key_frame) & (key_frame <= self.spans[:, 1]))
 
     def description(self) -> str:
-        """Free text like the release's, e.g. 'Synthetic, left turn, 5.2 m/s, 12 cars, ...'."""
+        """Free text like the release's, e.g. 'Synthetic, suburban, clutter 1.12, pastel, left
+        turn, ego 5.2 m/s, 12 car, ...'."""
         motion = self.ego.motion
         turn = 'straight road'
         if motion.turn_angle:
             turn = 'left turn' if motion.turn_angle > 0 else 'right turn'
         counts = Counter(OBJECT_CLASSES[obj.class_id].name for obj in self.objects)
         things = ', '.join(f'{n} {name}' for name, n in counts.most_common())
-        return f'Synthetic, {turn}, ego {motion.speed:.1f} m/s, {things}'
+        return (f'Synthetic, {self.style.description()}, {turn}, ego {motion.speed:.1f} m/s, '
+                f'{things}')
 
 
 def _timeline(config: SyntheticNuScenesConfig, scene_index: int,
@@ -141,6 +147,7 @@ def _timeline(config: SyntheticNuScenesConfig, scene_index: int,
 def simulate_scene(config: SyntheticNuScenesConfig, scene_index: int) -> SceneWorld:
     """Builds scene ``scene_index`` of ``SCENES``; deterministic in (seed, scene_index) and
     independent of the other scenes."""
+    style = scene_style(config, scene_index)
     rng = scene_rng(config, scene_index, 'world')
     name, log_index = SCENES[scene_index]
     log = LOGS[log_index]
@@ -149,19 +156,19 @@ def simulate_scene(config: SyntheticNuScenesConfig, scene_index: int) -> SceneWo
     start_xy = np.asarray(scene_start_xy(scene_index)) + rng.uniform(-40.0, 40.0, 2)
     motion = sample_ego_motion(rng, start_xy, duration, log.drive_side)
     ego = EgoTrajectory(motion, -0.1, duration + 0.1)
-    layout = _street_layout(config, scene_index, motion, duration, log.drive_side)
+    layout = _street_layout(config, style, scene_index, motion, duration, log.drive_side)
     background = clear_ego_path(
         build_background(
             scene_rng(config, scene_index, 'background'), layout,
             layout.to_grid(ego.position(np.arange(-0.1, duration + 0.2, 0.5))),
-            config.clutter_density), ego, duration)
+            style.clutter_density), ego, duration)
     objects = place_objects(rng, ego, duration, layout, background)
     shape_rng = scene_rng(config, scene_index, 'shapes')
     objects = tuple(
         dataclasses.replace(
             obj,
             shape=build_shape(shape_rng, OBJECT_CLASSES[obj.class_id].name, obj.size_wlh,
-                              obj.attribute == 'cycle.with_rider', config.colour_palette))
+                              obj.attribute == 'cycle.with_rider', style.colour_palette))
         for obj in objects)
     key_t = (keys - keys[0]) * 1e-6
     ego_xy = ego.position(key_t)
@@ -171,11 +178,20 @@ def simulate_scene(config: SyntheticNuScenesConfig, scene_index: int) -> SceneWo
             np.linalg.norm(obj.center(key_t)[:, :2] - ego_xy, axis=1) <= ANNOTATION_RANGE)
         spans[i] = near[0], near[-1]  # placement keeps every object within 50 m once
     return SceneWorld(scene_index, name, log, keys, sweeps, ego, objects, spans, layout,
-                      background)
+                      background, style)
 
 
-def _street_layout(config: SyntheticNuScenesConfig, scene_index: int, motion, duration: float,
-                   drive_side: int) -> StreetLayout:
+def scene_style(config: SyntheticNuScenesConfig, scene_index: int) -> SceneStyle:
+    """Scene ``scene_index``'s street style: the settings where they pin one, else drawn from
+    the scene's own stream (so the other streams, and with every setting pinned the whole
+    scene, are as without the mix)."""
+    return draw_scene_style(
+        scene_rng(config, scene_index, 'style'), config.city_layout, config.clutter_density,
+        config.colour_palette)
+
+
+def _street_layout(config: SyntheticNuScenesConfig, style: SceneStyle, scene_index: int, motion,
+                   duration: float, drive_side: int) -> StreetLayout:
     """The streets around a drive: the main road along its start, and the crossing road its
     turn (if any) ends on."""
     rng = scene_rng(config, scene_index, 'layout')
@@ -188,7 +204,7 @@ def _street_layout(config: SyntheticNuScenesConfig, scene_index: int, motion, du
     turn_end = None
     if motion.turn_angle:
         turn_end = (drive.position(motion.turn_start + motion.turn_duration) - origin) @ rot.T
-    ego_lane = int(rng.integers(2)) if config.city_layout == 'downtown' else 0
-    return build_layout(rng, config.city_layout, config.colour_palette, drive_side,
+    ego_lane = int(rng.integers(2)) if style.city_layout == 'downtown' else 0
+    return build_layout(rng, style.city_layout, style.colour_palette, drive_side,
                         config.seed * 1009 + scene_index, origin, heading, path_uv, ego_lane,
                         turn_end, int(np.sign(motion.turn_angle)))
