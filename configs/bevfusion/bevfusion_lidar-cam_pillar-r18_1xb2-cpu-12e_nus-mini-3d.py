@@ -1,5 +1,5 @@
-# The BEVFusion teacher at CPU size: LiDAR pillars + a ResNet-18 (half width, from scratch)
-# camera branch with depth-aware LSS, conv fuser, SECOND + SECONDFPN decoder, CenterHead.
+# The BEVFusion teacher at CPU size: LiDAR pillars + a ResNet-18 (half width, pre-trained on the
+# training images) camera branch with depth-aware LSS, conv fuser, SECOND + SECONDFPN, CenterHead.
 _base_ = [
     '../_base_/datasets/nus-mini-3d-small.py', '../_base_/models/bevfusion-centerhead.py',
     '../_base_/schedules/adamw-cosine-cpu.py', '../_base_/default_runtime.py'
