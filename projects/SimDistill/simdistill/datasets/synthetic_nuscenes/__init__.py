@@ -6,7 +6,8 @@ kerbs, buildings, trees, poles, signs, bins, parked dumpsters) with the ten clas
 parts (``shapes``) where they belong (``placement``); the LiDAR (``lidar``) and the cameras
 (``camera``) ray-cast the same solids (``solids``) with per-material reflectivity and colour
 (``materials``). Style settings (layout, clutter density, palette) are
-:class:`SyntheticNuScenesConfig` fields.
+:class:`SyntheticNuScenesConfig` fields; by default each scene draws its own (``style``), a
+single value pins every scene.
 
 Example::
 
