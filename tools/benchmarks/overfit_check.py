@@ -2,15 +2,20 @@
 
     python tools/benchmarks/overfit_check.py                       # camera-only vs LiDAR-only
     python tools/benchmarks/overfit_check.py --configs CONFIG ... --epochs 60
+    python tools/benchmarks/overfit_check.py --augmentations none bev image all --epochs 100
 
 A small synthetic nuScenes (``--samples-per-scene`` key frames per scene, default 4) is
 generated under ``<out>/data/nuscenes``; each config trains on its ``mini_val`` split (2 scenes:
 8 samples at the default) and is evaluated on that same split by ``NuScenesMetric``, so the
-devkit mAP measures how well the model fits its own training samples. Results go to
-``<out>/overfit.{json,md}``; runs are resumable like ``distill_gain.py``'s.
+devkit mAP measures how well the model fits its own training samples. ``--augmentations``
+trains each config once per setting: ``all`` (the config's training augmentation), ``image``
+(its image augmentation only), ``bev`` (its BEV rotation/scale/flips only), ``none`` (the
+test-time image resize only). Results go to ``<out>/overfit.{json,md}``; runs are resumable
+like ``distill_gain.py``'s.
 """
 import argparse
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -20,6 +25,38 @@ from distill_gain import (BASELINE, METRICS, ROOT, atomic_path,  # noqa: E402
                           train_and_test)
 
 LIDAR_ONLY = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
+
+
+BEV_AUGMENTATIONS = ('BEVGlobalRotScaleTrans', 'BEVRandomFlip3D', 'GlobalRotScaleTrans',
+                     'RandomFlip3D')
+IMAGE_AUGMENTATION = 'MultiViewImageAug3D'
+
+
+def with_augmentations(config: str, keep: str, out: str) -> str:
+    """``config`` with only the ``keep`` part of its training augmentation (``all``,
+    ``image``, ``bev`` or ``none``), written to ``<out>/configs/``; returns its path. The image
+    augmentation is replaced by the config's test-time resize, the BEV ones are dropped."""
+    if keep == 'all':
+        return config
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(ROOT, config))
+    test_resize = None  # a LiDAR-only config has no image augmentation to replace
+    if keep in ('bev', 'none'):
+        test_resize = next((t for t in cfg.test_dataloader.dataset.pipeline
+                            if t['type'] == IMAGE_AUGMENTATION), None)
+    pipeline = []
+    for step in cfg.train_dataloader.dataset.pipeline:
+        if step['type'] in BEV_AUGMENTATIONS and keep in ('image', 'none'):
+            continue
+        if step['type'] == IMAGE_AUGMENTATION and test_resize is not None:
+            step = test_resize
+        pipeline.append(step)
+    cfg.train_dataloader.dataset.pipeline = pipeline
+    path = osp.join(out, 'configs', f'{osp.basename(config)[:-3]}_aug-{keep}.py')
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(cfg.pretty_text)
+    return path
 
 
 def data_options(root: str) -> list:
@@ -48,6 +85,9 @@ def main() -> None:
     parser.add_argument('--samples-per-scene', type=int, default=4)
     parser.add_argument('--epochs', type=int, default=60)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--augmentations', nargs='+', default=['all'],
+                        choices=['all', 'image', 'bev', 'none'],
+                        help='which training augmentation each config keeps (one run each)')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='extra options for every run')
     args = parser.parse_args()
@@ -56,9 +96,11 @@ def main() -> None:
     make_data(root, args.samples_per_scene)
     results = []
     for config in args.configs:
-        name = osp.basename(config)[:-3]
-        results.append(train_and_test(name, config, args.seed,
-                                      data_options(root) + args.cfg_options, out, args.epochs))
+        for keep in args.augmentations:
+            name = osp.basename(config)[:-3] + ('' if keep == 'all' else f'_aug-{keep}')
+            results.append(train_and_test(name, with_augmentations(config, keep, out),
+                                          args.seed, data_options(root) + args.cfg_options,
+                                          out, args.epochs))
     lines = [f'Trained and scored on the same {2 * args.samples_per_scene} samples '
              f'({args.epochs} epochs):', '', '| config | ' + ' | '.join(METRICS) + ' |',
              '|---|' + '---|' * len(METRICS)]
