@@ -57,11 +57,17 @@ def batch_of(model, cfg, batch_size, seed=0):
     return data, metas, imgs, cameras
 
 
-def match_boxes(a, b):
+def match_boxes(a, b, unmatched_share=0.0):
     """Largest difference between each box of ``a`` and its closest same-class box of ``b``
     (centre, size, yaw, velocity and score), in both directions; relative to the value above
-    magnitude 1 (an unconverged head decodes sizes as exp() of large logits)."""
-    worst = 0.0
+    magnitude 1 (an unconverged head decodes sizes as exp() of large logits).
+
+    ``unmatched_share``: the share of boxes (of both directions) left out as the worst ones
+    before the largest difference is taken. Post-NMS sets of an untrained head may differ by a
+    few boxes between two runtimes whose maps agree to 1e-5: near-tied candidates swap at the
+    per-task top-k cut, and an overlap near the NMS IoU threshold suppresses one box or the
+    other (measured: 2 of 498 boxes, scores 0.1029-0.1031, just above the 0.1 threshold)."""
+    dists = []
     for x, y in ((a, b), (b, a)):
         vx = torch.cat([x.bboxes_3d.tensor, x.scores_3d[:, None]], 1)
         vy = torch.cat([y.bboxes_3d.tensor, y.scores_3d[:, None]], 1)
@@ -69,8 +75,10 @@ def match_boxes(a, b):
             px, py = vx[x.labels_3d == label], vy[y.labels_3d == label]
             assert len(py), f'class {int(label)} missing on one side'
             dist = ((px[:, None] - py[None]).abs() / px[:, None].abs().clamp(min=1)).amax(-1)
-            worst = max(worst, float(dist.amin(1).max()))
-    return worst
+            dists.append(dist.amin(1))
+    dists = torch.cat(dists).sort().values
+    kept = len(dists) - int(unmatched_share * len(dists))
+    return float(dists[:kept].max()) if kept else 0.0
 
 
 @pytest.fixture(scope='module')

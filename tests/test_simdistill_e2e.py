@@ -117,7 +117,8 @@ def test_onnx_student_matches_pytorch_on_real_samples(exported_student, nuscenes
                                                       tmp_path):
     """The trained student on two mini_val samples of the synthetic data: onnxruntime's raw
     maps equal PyTorch's (within 1e-5 of their range), and the decoded boxes are the same
-    boxes: every value within 0.01, or 1 % above magnitude 1 (decoding scales the maps by the
+    boxes: every value within 0.01, or 1 % above magnitude 1, for all but 1 % of the boxes
+    (near-ties at the top-k cut and NMS; see match_boxes) (decoding scales the maps by the
     1.6 m head cell and exp()s the sizes: a one-epoch head decodes some sizes of 1e7 m)."""
     pytest.importorskip('onnxruntime')
     from mmengine.dataset import pseudo_collate
@@ -143,4 +144,4 @@ def test_onnx_student_matches_pytorch_on_real_samples(exported_student, nuscenes
         pt = pt.pred_instances_3d
         assert len(pt.scores_3d) == len(ox.scores_3d)
         if len(pt.scores_3d):
-            assert match_boxes(pt, ox) < 1e-2
+            assert match_boxes(pt, ox, unmatched_share=0.01) < 1e-2
