@@ -16,6 +16,7 @@ from e2e_helpers import ROOT, data_options, run
 from simdistill.utils.metric_logs import read_nuscenes_metrics
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
+from distill_gain import schedule_options  # noqa: E402
 from overfit_check import with_augmentations  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -38,9 +39,8 @@ def fitted(nuscenes_infos, tmp_path_factory):
     run([
         sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
         f'train_dataloader.dataset.ann_file={nuscenes_infos["val"]}',
-        f'train_cfg.max_epochs={EPOCHS}', f'train_cfg.val_interval={EPOCHS}',
-        f'param_scheduler.1.T_max={EPOCHS}', f'param_scheduler.1.end={EPOCHS}',
-        'default_hooks.checkpoint.interval=1000', 'randomness.seed=0',
+        *schedule_options(EPOCHS), 'default_hooks.checkpoint.interval=1000',  # last one only
+        'randomness.seed=0',
         *data_options(nuscenes_infos)
     ])
     return read_nuscenes_metrics(work_dir)

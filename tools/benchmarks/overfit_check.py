@@ -22,7 +22,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from distill_gain import (BASELINE, METRICS, ROOT, atomic_path,  # noqa: E402
-                          train_and_test)
+                          resolved_config, train_and_test)
 
 LIDAR_ONLY = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
 
@@ -38,8 +38,7 @@ def with_augmentations(config: str, keep: str, out: str) -> str:
     augmentation is replaced by the config's test-time resize, the BEV ones are dropped."""
     if keep == 'all':
         return config
-    from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, config))
+    cfg = resolved_config(config, [])
     test_resize = None  # a LiDAR-only config has no image augmentation to replace
     if keep in ('bev', 'none'):
         test_resize = next((t for t in cfg.test_dataloader.dataset.pipeline
