@@ -67,13 +67,22 @@ def match_boxes(a, b, unmatched_share=0.0):
     few boxes between two runtimes whose maps agree to 1e-5: near-tied candidates swap at the
     per-task top-k cut, and an overlap near the NMS IoU threshold suppresses one box or the
     other (measured: 2 of 498 boxes, scores 0.1029-0.1031, just above the 0.1 threshold)."""
+    def values(x):
+        return torch.cat([x.bboxes_3d.tensor, x.scores_3d[:, None]], 1), x.labels_3d
+    return match_box_values(*values(a), *values(b), unmatched_share)
+
+
+def match_box_values(values_a, labels_a, values_b, labels_b, unmatched_share=0.0):
+    """:func:`match_boxes` on plain tensors: ``values_*`` (N, D) box values, ``labels_*`` (N,)
+    class labels of any comparable type."""
     dists = []
-    for x, y in ((a, b), (b, a)):
-        vx = torch.cat([x.bboxes_3d.tensor, x.scores_3d[:, None]], 1)
-        vy = torch.cat([y.bboxes_3d.tensor, y.scores_3d[:, None]], 1)
-        for label in x.labels_3d.unique():
-            px, py = vx[x.labels_3d == label], vy[y.labels_3d == label]
-            assert len(py), f'class {int(label)} missing on one side'
+    for vx, lx, vy, ly in ((values_a, labels_a, values_b, labels_b),
+                           (values_b, labels_b, values_a, labels_a)):
+        for label in lx.unique():
+            px, py = vx[lx == label], vy[ly == label]
+            if not len(py):  # a class missing on the other side: its boxes are unmatched
+                dists.append(torch.full((len(px),), float('inf'), dtype=px.dtype))
+                continue
             dist = ((px[:, None] - py[None]).abs() / px[:, None].abs().clamp(min=1)).amax(-1)
             dists.append(dist.amin(1))
     dists = torch.cat(dists).sort().values

@@ -85,11 +85,27 @@ def test_exported_student_scores_what_the_distiller_scored(distilled, exported_s
     assert student['NDS'] == pytest.approx(distiller['NDS'], abs=1e-9)
 
 
+def nuscenes_result_boxes(path):
+    """``{sample token: (values (N, 13), labels (N,))}`` of a devkit results file: translation,
+    size, rotation quaternion, velocity and score, and the class as an index."""
+    results = json.load(open(path))['results']
+    names = sorted({box['detection_name'] for boxes in results.values() for box in boxes})
+    out = {}
+    for token, boxes in results.items():
+        values = [box['translation'] + box['size'] + box['rotation'] + box['velocity']
+                  + [box['detection_score']] for box in boxes]
+        out[token] = (torch.tensor(values, dtype=torch.float64).reshape(-1, 13),
+                      torch.tensor([names.index(box['detection_name']) for box in boxes]))
+    return out
+
+
 def test_onnx_student_scores_what_pytorch_scored(exported_student, nuscenes_infos, tmp_path):
     """tools/deployment: export the trained student, run it in onnxruntime over mini_val; the
-    devkit scores it as tools/test.py scores the PyTorch student. Every box is kept (score
-    threshold 0), so a one-epoch student still has boxes the devkit matches."""
+    devkit results files of onnxruntime and of tools/test.py hold the same boxes sample by
+    sample (so the comparison means something even where a one-epoch student scores 0), and
+    the devkit scores them alike. Every box is kept (score threshold 0)."""
     pytest.importorskip('onnxruntime')
+    from test_onnx_export import match_box_values
     onnx_file = str(tmp_path / 'student.onnx')
     options = ['--cfg-options', *data_options(nuscenes_infos),
                'model.bbox_head.test_cfg.score_threshold=0.0',
@@ -99,17 +115,26 @@ def test_onnx_student_scores_what_pytorch_scored(exported_student, nuscenes_info
     work_dir = tmp_path / 'onnx_test'
     run([sys.executable, 'tools/deployment/infer_onnx.py', STUDENT, onnx_file, '--work-dir',
          str(work_dir), '--num-show', '2', *options])
-    torch_dir = str(tmp_path / 'torch_test')
+    torch_dir = tmp_path / 'torch_test'
     run([sys.executable, 'tools/test.py', STUDENT, exported_student['checkpoint'], '--work-dir',
-         torch_dir, *options])
+         str(torch_dir), '--cfg-options', *options[1:],
+         f'test_evaluator.jsonfile_prefix={torch_dir / "results"}'])
+    onnx_boxes = nuscenes_result_boxes(
+        work_dir / 'results' / 'pred_instances_3d' / 'results_nusc.json')
+    torch_boxes = nuscenes_result_boxes(
+        torch_dir / 'results' / 'pred_instances_3d' / 'results_nusc.json')
+    assert onnx_boxes.keys() == torch_boxes.keys() and len(onnx_boxes) > 0
+    for token, (values, labels) in torch_boxes.items():
+        assert len(values) > 0, token
+        other_values, other_labels = onnx_boxes[token]
+        # near-ties at the top-k cut and NMS decide a few boxes either way (see match_boxes)
+        assert abs(len(values) - len(other_values)) <= 0.02 * len(values), token
+        assert match_box_values(values, labels, other_values, other_labels, 0.02) < 1e-2
     prefix = 'NuScenes metric/pred_instances_3d_NuScenes/'
     metrics = json.load(open(work_dir / 'metrics.json'))
-    pytorch = read_nuscenes_metrics(torch_dir)
-    assert pytorch['NDS'] > 0  # boxes were matched: the comparison means something
-    assert metrics[prefix + 'mAP'] == pytest.approx(pytorch['mAP'], abs=1e-3)
-    assert metrics[prefix + 'NDS'] == pytest.approx(pytorch['NDS'], abs=1e-3)
-    assert metrics[prefix + 'mATE'] == pytest.approx(pytorch['mATE'], abs=1e-3)
-    assert (work_dir / 'results' / 'pred_instances_3d' / 'results_nusc.json').is_file()
+    pytorch = read_nuscenes_metrics(str(torch_dir))
+    for name in ('mAP', 'NDS', 'mATE'):
+        assert metrics[prefix + name] == pytest.approx(pytorch[name], abs=1e-3), name
     assert len(list((work_dir / 'vis').glob('*.png'))) == 2
 
 
@@ -117,9 +142,10 @@ def test_onnx_student_matches_pytorch_on_real_samples(exported_student, nuscenes
                                                       tmp_path):
     """The trained student on two mini_val samples of the synthetic data: onnxruntime's raw
     maps equal PyTorch's (within 1e-5 of their range), and the decoded boxes are the same
-    boxes: every value within 0.01, or 1 % above magnitude 1, for all but 1 % of the boxes
-    (near-ties at the top-k cut and NMS; see match_boxes) (decoding scales the maps by the
-    1.6 m head cell and exp()s the sizes: a one-epoch head decodes some sizes of 1e7 m)."""
+    boxes: as many within 2 %, and every value within 0.01, or 1 % above magnitude 1, for all
+    but 2 % of the boxes (near-ties at the score threshold, the top-k cut and NMS; see
+    match_boxes) (decoding scales the maps by the 1.6 m head cell and exp()s the sizes: a
+    one-epoch head decodes some sizes of 1e7 m)."""
     pytest.importorskip('onnxruntime')
     from mmengine.dataset import pseudo_collate
     from simdistill.deployment import (DeployableCameraDetector, ONNXCameraDetector,
@@ -142,6 +168,7 @@ def test_onnx_student_matches_pytorch_on_real_samples(exported_student, nuscenes
         assert_maps_close(got, want)
     for pt, ox in zip(pytorch, runner.predict(imgs, cameras, metas)):
         pt = pt.pred_instances_3d
-        assert len(pt.scores_3d) == len(ox.scores_3d)
+        # CI measured 303 against 300 boxes once: near-ties decide a few boxes either way.
+        assert abs(len(pt.scores_3d) - len(ox.scores_3d)) <= 0.02 * len(pt.scores_3d)
         if len(pt.scores_3d):
-            assert match_boxes(pt, ox, unmatched_share=0.01) < 1e-2
+            assert match_boxes(pt, ox, unmatched_share=0.02) < 1e-2

@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash tools/setup.sh
-exec python3 -m pytest tests -ra "$@"
+exec python3 -m pytest tests -ra --durations=30 "$@"
