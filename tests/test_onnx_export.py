@@ -57,24 +57,36 @@ def batch_of(model, cfg, batch_size, seed=0):
     return data, metas, imgs, cameras
 
 
-def match_boxes(a, b, unmatched_share=0.0):
+def match_boxes(a, b):
+    """:func:`match_box_values` of two sets of predicted instances."""
+    return match_box_values(*box_values(a), *box_values(b))
+
+
+def box_values(instances):
+    """``(values (N, D), labels (N,))`` of predicted instances: box tensor and score."""
+    return (torch.cat([instances.bboxes_3d.tensor, instances.scores_3d[:, None]], 1),
+            instances.labels_3d)
+
+
+def assert_same_boxes(a, b, tolerance, unmatched_share):
+    """``a`` and ``b`` (``(values, labels)``) hold as many boxes within ``unmatched_share`` and
+    all but that share match within ``tolerance`` (see :func:`match_box_values`)."""
+    assert abs(len(a[0]) - len(b[0])) <= unmatched_share * len(a[0]), (len(a[0]), len(b[0]))
+    if len(a[0]):
+        assert match_box_values(*a, *b, unmatched_share) < tolerance
+
+
+def match_box_values(values_a, labels_a, values_b, labels_b, unmatched_share=0.0):
     """Largest difference between each box of ``a`` and its closest same-class box of ``b``
     (centre, size, yaw, velocity and score), in both directions; relative to the value above
-    magnitude 1 (an unconverged head decodes sizes as exp() of large logits).
+    magnitude 1 (an unconverged head decodes sizes as exp() of large logits). ``values_*``
+    (N, D) box values, ``labels_*`` (N,) class labels.
 
     ``unmatched_share``: the share of boxes (of both directions) left out as the worst ones
     before the largest difference is taken. Post-NMS sets of an untrained head may differ by a
     few boxes between two runtimes whose maps agree to 1e-5: near-tied candidates swap at the
     per-task top-k cut, and an overlap near the NMS IoU threshold suppresses one box or the
     other (measured: 2 of 498 boxes, scores 0.1029-0.1031, just above the 0.1 threshold)."""
-    def values(x):
-        return torch.cat([x.bboxes_3d.tensor, x.scores_3d[:, None]], 1), x.labels_3d
-    return match_box_values(*values(a), *values(b), unmatched_share)
-
-
-def match_box_values(values_a, labels_a, values_b, labels_b, unmatched_share=0.0):
-    """:func:`match_boxes` on plain tensors: ``values_*`` (N, D) box values, ``labels_*`` (N,)
-    class labels of any comparable type."""
     dists = []
     for vx, lx, vy, ly in ((values_a, labels_a, values_b, labels_b),
                            (values_b, labels_b, values_a, labels_a)):

@@ -39,14 +39,13 @@ present() { [[ " $PRESENT " == *" $1 "* ]]; }
 pip_install() { "$PY" -m pip install --disable-pip-version-check -c "$CONSTRAINTS" "$@"; }
 
 # 1. torch ------------------------------------------------------------------------------------
-if present torch; then
-  say "torch $(sed -n 's/.* torch=\([^ ]*\).*/\1/p' <<< "$PRESENT") already installed"
-else
+if ! present torch; then
   say "installing torch==$TORCH_PIN (the CPU wheel where one lies on disk)"
   "$PY" -m pip install --disable-pip-version-check "torch==$TORCH_PIN"
 fi
 read -r TORCH_VERSION TORCH_CUDA < <("$PY" -c \
   'import torch; print(torch.__version__.split("+")[0], int(torch.version.cuda is not None))')
+present torch && say "torch $TORCH_VERSION already installed"
 
 # Every later pip call is constrained to this torch and to numpy<2 (nuscenes-devkit 1.2.0).
 CONSTRAINTS="$LOG_DIR/constraints.txt"

@@ -1,7 +1,6 @@
 """What tools/setup.sh finds installed, and its closing report, in one interpreter each.
 
-    python tools/setup_probe.py probe   # one line: the components already there, then
-                                        # 'torch=<version> cuda=<0|1>' when torch imports
+    python tools/setup_probe.py probe   # last line: the components already there
     python tools/setup_probe.py ready   # builds the BEV pool op, prints the stack's versions
 
 ``probe`` ends with the closing report itself (and the word ``ready``) when every component is
@@ -63,11 +62,7 @@ def probe() -> None:
     if len(present) == len(PROBES):
         ready()
         present.append('ready')
-    line = ' '.join(present)
-    if 'torch' in present:
-        import torch
-        line += f' torch={torch.__version__.split("+")[0]} cuda={int(torch.version.cuda is not None)}'
-    print(line)
+    print(' '.join(present))
 
 
 if __name__ == '__main__':
