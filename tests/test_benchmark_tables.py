@@ -22,7 +22,7 @@ def test_summary_keeps_one_value_per_seed_and_the_table_states_gain_and_gap():
     assert summary['models']['camera_baseline']['mAP'] == [0.10, 0.14]
     assert summary['models']['simdistill']['seeds'] == [0, 1]
     table = distill_gain.markdown(summary)
-    assert '| camera_baseline | 2 | 0.1200 ± 0.0400 | 0.2100 ± 0.0200 |' in table
+    assert '| camera_baseline | 2 | 0.1200 (0.1000, 0.1400) | 0.2100 (0.2000, 0.2200) |' in table
     # gain 0.21 - 0.12 = +9.0 points; largest spread 4.0 (< 9.0 / 2); gap 0.38 -> 24 %
     assert 'mAP difference SimDistill − camera baseline: +9.0 points (largest seed spread ' \
            '4.0: above twice the spread)' in table
@@ -33,11 +33,15 @@ def test_summary_keeps_one_value_per_seed_and_the_table_states_gain_and_gap():
     assert 'no spread measured, not a gain yet' in single
 
 
-def test_the_plan_runs_teacher_first_and_every_ablation_once():
-    runs = distill_gain.plan([0, 1, 2], 'teacher.pth')
+def test_the_plan_runs_the_teacher_stages_first_and_every_ablation_once():
+    runs = distill_gain.plan([0, 1, 2], 'teacher.pth', 'lidar.pth')
     names = [r[0] for r in runs]
-    assert names[0] == 'teacher'
+    assert names[:2] == ['teacher_lidar', 'teacher']
+    assert runs[0][1] == distill_gain.LIDAR_ONLY
+    assert runs[1][3] == ['load_from=lidar.pth']  # fusion starts from the LiDAR-only model
     assert names.count('camera_baseline') == names.count('simdistill') == 3
+    # paired: seed by seed, the baseline and the student one after the other
+    assert [r[2] for r in runs[2:8]] == [0, 0, 1, 1, 2, 2]
     for ablation in distill_gain.ABLATIONS:
         assert names.count(ablation) == 1
     student_only = next(r for r in runs if r[0] == 'student_without_distillation')
@@ -45,6 +49,23 @@ def test_the_plan_runs_teacher_first_and_every_ablation_once():
     no_lidar = next(r for r in runs if r[0] == 'no_distill_lidar')
     assert 'model.teacher_ckpt=teacher.pth' in no_lidar[3]
     assert 'model.loss_distill_lidar=None' in no_lidar[3]
+    assert not any(r[0] in distill_gain.ABLATIONS
+                   for r in distill_gain.plan([0], 't.pth', 'l.pth', ablations=False))
+
+
+def test_the_comparison_lines_state_the_paired_difference_and_its_interval():
+    summary = distill_gain.summarise(
+        [run('teacher', 0, 0.5, 0.5), run('camera_baseline', 0, 0.10, 0.20),
+         run('simdistill', 0, 0.14, 0.21)], epochs=12, seeds=[0])
+    summary['models']['camera_baseline']['intervals'] = {'mAP': [0.08, 0.12]}
+    summary['comparison'] = {
+        m: dict(mean=0.04, interval=[0.01, 0.07], per_seed=[0.04]) for m in ('mAP', 'NDS', 'car_AP')}
+    summary['comparison']['gap_closed'] = dict(mean=0.1, interval=[0.02, 0.18])
+    table = distill_gain.markdown(summary)
+    assert '| camera_baseline | 1 | 0.1000 [0.0800, 0.1200] | 0.2000 |' in table
+    assert ('- mAP difference SimDistill − camera baseline (paired seeds): +4.0 points, 95 % '
+            'interval [+1.0, +7.0]') in table
+    assert 'gap closed: 10 % [2, 18]' in table
 
 
 def test_a_recorded_run_is_reused_only_for_the_same_config_options_and_teacher(tmp_path):

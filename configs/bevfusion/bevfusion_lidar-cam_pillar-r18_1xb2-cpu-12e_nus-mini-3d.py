@@ -1,4 +1,4 @@
-# The BEVFusion teacher at CPU size: LiDAR pillars + a ResNet-18 (half width, pre-trained on the
+# The BEVFusion teacher at CPU size: LiDAR pillars (+ 3 BEV conv layers) + a ResNet-18 (half width, pre-trained on the
 # training images) camera branch with depth-aware LSS, conv fuser, SECOND + SECONDFPN, CenterHead.
 _base_ = [
     '../_base_/datasets/nus-mini-3d-small.py', '../_base_/models/bevfusion-centerhead.py',
@@ -59,6 +59,8 @@ model = dict(
         norm_cfg=dict(type='BN1d', eps=1e-3, momentum=0.01)),
     pts_middle_encoder=dict(
         type='PointPillarsScatter', in_channels=64, output_shape={{_base_.bev_shape}}),
+    # a learned LiDAR BEV (what the student's cross-modal term distils), not the bare scatter
+    pts_bev_encoder=dict(type='BEVConvEncoder', in_channels=64, out_channels=64, num_convs=3),
     fusion_layer=dict(in_channels=[32, 64], out_channels=64),
     pts_backbone=dict(in_channels=64, out_channels=[64, 128], layer_nums=[2, 2],
                       layer_strides=[2, 2]),

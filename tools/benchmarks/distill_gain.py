@@ -1,18 +1,26 @@
 """The distillation gain on the synthetic data: teacher, camera baseline, SimDistill, ablations.
 
-    python tools/benchmarks/distill_gain.py                  # everything, resumable
-    python tools/benchmarks/distill_gain.py --only teacher camera_baseline
+    python tools/benchmarks/distill_gain.py --data-root data/nuscenes-bench   # resumable
+    python tools/benchmarks/distill_gain.py --data-root ... --only teacher_lidar teacher
     python tools/benchmarks/distill_gain.py --seeds 0 --epochs 2 --out work_dirs/bench-smoke
 
-Trains, with one fixed schedule (``--epochs``), the CPU teacher once, then the camera baseline
-and the SimDistill student with every seed, plus one run (first seed) per ablation: each
-distillation term removed, and the student trained without distillation. Each run is
-``tools/train.py`` (``--resume``) then ``tools/test.py`` (``NuScenesMetric``, the devkit) in
-its own work folder; a run whose ``metrics.json`` exists is skipped, and a killed training
-resumes from its last checkpoint, so re-running the command continues where it stopped.
-After every run the tables are rewritten (atomically): ``<out>/distill_gain.json`` (per model
-and metric one value per seed, wall times, seeds, the schedule) and ``<out>/distill_gain.md``
-(mean +- spread, spread = max - min over seeds).
+The teacher is trained once, as BEVFusion trains it: LiDAR-only first (``--teacher-epochs``'s
+first number), then LiDAR + camera from that model (``load_from``, the second number). Then, with
+one fixed schedule (``--epochs``), the camera baseline and the SimDistill student with every seed
+(paired: the same samples, order and augmentation draws, see ``IsolatedRandomCompose``) and, with
+``--ablations``, one run (first seed) per ablation: each distillation term removed, and the
+student trained without distillation. Each run is ``tools/train.py`` (``--resume``) then
+``tools/test.py`` (``NuScenesMetric``, the devkit, its predictions file kept) in its own work
+folder, plus the depth metric of the camera models (``depth_accuracy.py``) and, with
+``--curve-epochs``, the same evaluation of earlier checkpoints (learning curves). A run whose
+``metrics.json`` exists is skipped and a killed training resumes from its last checkpoint, so
+re-running the command continues where it stopped.
+
+Every model is tested with ``--score-threshold`` (default 0: the head's per-task budget of 83
+boxes, 498 per sample, is the only cut, below the devkit's 500) so that low-score recall counts.
+After every run the tables are rewritten (atomically): ``<out>/distill_gain.json`` (per model and
+metric one value per seed in seed order, 95 % bootstrap intervals over test scenes and seeds, the
+paired student - baseline difference, the test set's size) and ``<out>/distill_gain.md``.
 """
 import argparse
 import hashlib
@@ -23,8 +31,9 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
+import numpy as np
 import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -33,10 +42,16 @@ from simdistill.utils.atomic import atomic_path  # noqa: E402
 from simdistill.utils.metric_logs import read_nuscenes_metrics  # noqa: E402
 
 TEACHER = 'configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py'
+LIDAR_ONLY = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
 BASELINE = 'configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py'
 STUDENT = 'configs/simdistill/simdistill-student_r18_1xb2-cpu-12e_nus-mini-3d.py'
 DISTILLER = 'configs/simdistill/simdistill_r18_pillar-teacher_1xb2-cpu-12e_nus-mini-3d.py'
 METRICS = ('mAP', 'NDS', 'mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')
+DEPTH_METRICS = ('depth_within_1m', 'depth_within_3m', 'sim_lidar_depth_within_1m',
+                 'sim_lidar_depth_within_3m')
+INTERVAL_METRICS = ('mAP', 'NDS', 'car_AP')
+TEACHER_RUNS = ('teacher_lidar', 'teacher')  # trained once, reused by every later run
+CAMERA_MODELS = ('camera_baseline', 'simdistill')
 # ablation name -> (config, extra --cfg-options); each removes one distillation term
 ABLATIONS = {
     'student_without_distillation': (STUDENT, []),
@@ -129,32 +144,103 @@ def data_fingerprint(config: str, cfg_options: List[str]) -> str:
     return digest.hexdigest()
 
 
-def run_fingerprint(config: str, cfg_options: List[str], teacher_ckpt: Optional[str]) -> str:
-    """What a run's result depends on: the resolved config with its options, the plugin's code,
-    the info files and, for a distiller, the teacher's weights (not the path they were read
-    from)."""
-    options = [o for o in cfg_options if not o.startswith('model.teacher_ckpt=')]
-    fingerprint = hashlib.sha1((config_fingerprint(config, options) + code_fingerprint() +
+def run_fingerprint(config: str, cfg_options: List[str], teacher_ckpt: Optional[str],
+                    with_code: bool = True) -> str:
+    """What a run's result depends on: the resolved config with its options, the plugin's code
+    (unless ``with_code`` is False: the teacher, trained once and reused as weights), the info
+    files and, for a distiller, the teacher's weights (not the path they were read from)."""
+    options = [o for o in cfg_options if not o.startswith(('model.teacher_ckpt=', 'load_from='))]
+    code = code_fingerprint() if with_code else ''
+    fingerprint = hashlib.sha1((config_fingerprint(config, options) + code +
                                 data_fingerprint(config, options)).encode()).hexdigest()
-    if teacher_ckpt:
-        fingerprint = hashlib.sha1(
-            (fingerprint + teacher_weights_sha1(teacher_ckpt)).encode()).hexdigest()
+    for ckpt in (teacher_ckpt, option_value(cfg_options, 'load_from')):
+        if ckpt:
+            fingerprint = hashlib.sha1(
+                (fingerprint + teacher_weights_sha1(ckpt)).encode()).hexdigest()
     return fingerprint
 
 
+def option_value(cfg_options: List[str], key: str) -> Optional[str]:
+    """The value of ``key=...`` among ``--cfg-options``, or None."""
+    return next((o.split('=', 1)[1] for o in cfg_options if o.startswith(f'{key}=')), None)
+
+
+def data_options(data_root: str, version: str) -> List[str]:
+    """``--cfg-options`` pointing every loader and evaluator at a release's info files."""
+    root = osp.join(osp.abspath(data_root), '')
+    options = []
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        options += [f'{loader}.dataset.data_root={root}',
+                    f'{loader}.dataset.metainfo.version={version}']
+    for evaluator in ('val_evaluator', 'test_evaluator'):
+        options += [f'{evaluator}.data_root={root}',
+                    f'{evaluator}.ann_file={root}nuscenes_infos_val.pkl']
+    return options
+
+
+def release_version(data_root: str) -> str:
+    """The release's version: the one ``v1.0-*`` table folder in ``data_root``."""
+    versions = sorted(d for d in os.listdir(data_root) if d.startswith('v1.0-')
+                      and osp.isdir(osp.join(data_root, d)))
+    if len(versions) != 1:
+        raise ValueError(f'{data_root}: expected one v1.0-* table folder, found {versions}')
+    return versions[0]
+
+
+def test_options(config: str, score_threshold: float) -> List[str]:
+    """``--cfg-options`` of the evaluation: the head's score threshold (the student's head in a
+    distiller config) and the predictions file kept."""
+    model = resolved_config(config, []).model
+    head = 'model.student.bbox_head' if 'student' in model else 'model.bbox_head'
+    return [f'{head}.test_cfg.score_threshold={score_threshold}']
+
+
+def results_file(test_dir: str) -> str:
+    """Where ``NuScenesMetric`` (``jsonfile_prefix=<test_dir>/results``) writes predictions."""
+    return osp.join(test_dir, 'results', 'pred_instances_3d', 'results_nusc.json')
+
+
+def evaluate(config: str, ckpt: str, test_dir: str, cfg_options: List[str], log: str,
+             depth: bool) -> Dict[str, float]:
+    """Devkit metrics (and, for a camera model, the depth metric) of one checkpoint."""
+    run_logged([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', test_dir,
+                '--cfg-options', *cfg_options,
+                f'test_evaluator.jsonfile_prefix={osp.join(test_dir, "results")}'], log)
+    metrics = {k: v for k, v in read_nuscenes_metrics(test_dir).items()
+               if k in METRICS or '_AP_dist_' in k}
+    metrics['car_AP'] = statistics.mean(v for k, v in metrics.items()
+                                        if k.startswith('car_AP_dist_'))
+    if depth:
+        depth_json = osp.join(test_dir, 'depth.json')
+        run_logged([sys.executable, 'tools/benchmarks/depth_accuracy.py', config, ckpt,
+                    '--out', depth_json, '--cfg-options', *cfg_options], log)
+        with open(depth_json) as f:
+            metrics.update(json.load(f))
+    return metrics
+
+
 def train_and_test(name: str, config: str, seed: int, options: List[str], out: str,
-                   epochs: int, reuse: Optional[List[dict]] = None) -> Dict[str, object]:
-    """One run: train (resuming), evaluate, write ``metrics.json``.
+                   epochs: int, reuse: Optional[List[dict]] = None,
+                   test_cfg_options: Optional[List[str]] = None,
+                   curve_epochs: Sequence[int] = (), depth: bool = False) -> Dict[str, object]:
+    """One run: train (resuming), evaluate (and its learning curve), write ``metrics.json``.
 
     Skipped when its ``metrics.json`` exists, or when ``reuse`` (records of an earlier run of
     this benchmark, e.g. the committed results) holds this run with the same fingerprint.
+
+    Args:
+        options: the run's ``--cfg-options`` (data, model changes); the seed and schedule are
+            added here.
+        test_cfg_options: extra ``--cfg-options`` of the evaluations only.
+        curve_epochs: earlier epochs whose checkpoints are evaluated too (learning curve).
+        depth: also measure the depth metric (camera models).
     """
     work = osp.join(out, 'runs', f'{name}_seed{seed}')
     result_path = osp.join(work, 'metrics.json')
     cfg_options = [f'randomness.seed={seed}', *schedule_options(epochs), *options]
-    teacher_ckpt = next((o.split('=', 1)[1] for o in cfg_options
-                         if o.startswith('model.teacher_ckpt=')), None)
-    fingerprint = run_fingerprint(config, cfg_options, teacher_ckpt)
+    teacher_ckpt = option_value(cfg_options, 'model.teacher_ckpt')
+    fingerprint = run_fingerprint(config, cfg_options, teacher_ckpt,
+                                  with_code=name not in TEACHER_RUNS)
     if osp.isfile(result_path):
         with open(result_path) as f:
             result = json.load(f)
@@ -175,35 +261,117 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
     run_logged([sys.executable, 'tools/train.py', config, '--work-dir', work, '--resume',
                 '--cfg-options', *cfg_options], log)
     train_s = time.time() - start
-    ckpt = osp.join(work, f'epoch_{epochs}.pth')
-    test_dir = osp.join(work, 'test')
-    run_logged([sys.executable, 'tools/test.py', config, ckpt, '--work-dir', test_dir,
-                '--cfg-options', *cfg_options], log)
-    metrics = read_nuscenes_metrics(test_dir)
-    result = dict(name=name, seed=seed, config=config, options=cfg_options, checkpoint=ckpt,
-                  fingerprint=fingerprint,
-                  train_wall_s=round(train_s, 1),
-                  metrics={k: v for k, v in metrics.items()
-                           if k in METRICS or k.endswith('_AP_dist_2.0')})
+    eval_options = cfg_options + list(test_cfg_options or [])
+    curve = []
+    for epoch in sorted(set(curve_epochs) | {epochs}):
+        metrics = evaluate(config, osp.join(work, f'epoch_{epoch}.pth'),
+                           osp.join(work, f'test_epoch{epoch}'), eval_options, log, depth)
+        curve.append(dict(epoch=epoch, **metrics))
+        print(f'[distill_gain] {name} seed {seed} epoch {epoch}: mAP {metrics["mAP"]:.4f} NDS '
+              f'{metrics["NDS"]:.4f}', flush=True)
+    result = dict(name=name, seed=seed, config=config, options=cfg_options,
+                  test_options=list(test_cfg_options or []),
+                  checkpoint=osp.join(work, f'epoch_{epochs}.pth'),
+                  results=results_file(osp.join(work, f'test_epoch{epochs}')),
+                  fingerprint=fingerprint, code=code_fingerprint(),
+                  train_wall_s=round(train_s, 1), metrics=curve[-1], curve=curve)
+    result['metrics'] = {k: v for k, v in result['metrics'].items() if k != 'epoch'}
     with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
         json.dump(result, f, indent=1)
-    print(f'[distill_gain] {name} seed {seed}: mAP {metrics["mAP"]:.4f} NDS '
-          f'{metrics["NDS"]:.4f} ({train_s / 60:.1f} min)', flush=True)
+    print(f'[distill_gain] {name} seed {seed}: done ({train_s / 60:.1f} min training)',
+          flush=True)
     return result
 
 
 def summarise(runs: List[dict], epochs: int, seeds: List[int]) -> dict:
     """``{"models": {name: {metric: [per seed], "seeds": [...], "train_wall_s": [...]}}}``."""
     models: Dict[str, dict] = {}
-    for run in runs:
+    for run in sorted(runs, key=lambda r: r['seed']):
         entry = models.setdefault(run['name'], dict(seeds=[], train_wall_s=[], config=run['config'],
                                                     options=run['options']))
         entry['seeds'].append(run['seed'])
         entry['train_wall_s'].append(run['train_wall_s'])
         for key, value in run['metrics'].items():
             entry.setdefault(key, []).append(value)
-    return dict(benchmark='distill_gain', data='synthetic nuScenes v1.0-mini (mini_val)',
-                epochs=epochs, seeds=seeds, models=models, runs=runs)
+    return dict(benchmark='distill_gain', epochs=epochs, seeds=seeds, models=models, runs=runs)
+
+
+def scene_bootstraps(runs: List[dict], data_root: str, version: str) -> Dict[str, list]:
+    """Per model, per seed (in seed order) the :class:`SceneBootstrap` of its final test."""
+    from nuscenes import NuScenes
+    from nuscenes.eval.common.config import config_factory
+    from nuscenes.eval.detection.evaluate import DetectionEval
+    from simdistill.evaluation import SceneBootstrap
+    nusc = NuScenes(version, data_root, verbose=False)
+    eval_set = 'mini_val' if version == 'v1.0-mini' else 'val'
+    out: Dict[str, list] = {}
+    for run in sorted(runs, key=lambda r: r['seed']):
+        detection_eval = DetectionEval(
+            nusc, config_factory('detection_cvpr_2019'), run['results'], eval_set,
+            osp.join(osp.dirname(run['results']), 'bootstrap'), verbose=False)
+        out.setdefault(run['name'], []).append(SceneBootstrap(detection_eval))
+    return out
+
+
+def add_intervals(summary: dict, boots: Dict[str, list], replicates: int) -> dict:
+    """95 % intervals (percentile bootstrap over test scenes and seeds, seeds paired) of each
+    model's mean, of the paired difference SimDistill - camera baseline, and of the share of
+    the camera -> teacher gap it closes."""
+    from simdistill.evaluation import percentile_interval, seed_and_scene_replicates
+    reps = seed_and_scene_replicates(boots, INTERVAL_METRICS, replicates)
+    for name, per_metric in reps.items():
+        summary['models'][name]['intervals'] = {m: percentile_interval(v)
+                                                for m, v in per_metric.items()}
+    summary['bootstrap'] = dict(replicates=replicates, level=0.95,
+                                unit='test scenes (and seeds, paired)')
+    if all(n in reps for n in CAMERA_MODELS):
+        comparison = {}
+        for m in INTERVAL_METRICS:
+            diffs = [s - b for s, b in zip(summary['models']['simdistill'][m],
+                                           summary['models']['camera_baseline'][m])]
+            comparison[m] = dict(
+                per_seed=diffs, mean=statistics.mean(diffs),
+                interval=percentile_interval(reps['simdistill'][m] -
+                                             reps['camera_baseline'][m]))
+        if 'teacher' in reps:
+            gap = reps['teacher']['mAP'] - reps['camera_baseline']['mAP']
+            gain = reps['simdistill']['mAP'] - reps['camera_baseline']['mAP']
+            mean_gap = (statistics.mean(summary['models']['teacher']['mAP']) -
+                        statistics.mean(summary['models']['camera_baseline']['mAP']))
+            comparison['gap_closed'] = dict(
+                mean=comparison['mAP']['mean'] / mean_gap if mean_gap > 0 else float('nan'),
+                interval=percentile_interval(np.where(gap > 0, gain / np.where(
+                    gap > 0, gap, 1), np.nan)))
+        summary['comparison'] = comparison
+    return summary
+
+
+def test_set_size(data_root: str, version: str) -> dict:
+    """Scenes, samples and physical objects (instances with a LiDAR point in some annotation
+    of a detection class, each counted once, per class too) of the evaluation split."""
+    from nuscenes import NuScenes
+    from nuscenes.eval.detection.utils import category_to_detection_name
+    from nuscenes.utils.splits import create_splits_scenes
+    nusc = NuScenes(version, data_root, verbose=False)
+    names = set(create_splits_scenes()['mini_val' if version == 'v1.0-mini' else 'val'])
+    scenes = [s for s in nusc.scene if s['name'] in names]
+    samples, objects = 0, {}
+    for scene in scenes:
+        token = scene['first_sample_token']
+        while token:
+            sample = nusc.get('sample', token)
+            samples += 1
+            for ann_token in sample['anns']:
+                ann = nusc.get('sample_annotation', ann_token)
+                cls = category_to_detection_name(ann['category_name'])
+                if cls is not None and ann['num_lidar_pts'] > 0:
+                    objects[ann['instance_token']] = cls
+            token = sample['next']
+    per_class = {}
+    for cls in objects.values():
+        per_class[cls] = per_class.get(cls, 0) + 1
+    return dict(scenes=len(scenes), samples=samples, objects=len(objects),
+                objects_per_class=dict(sorted(per_class.items())))
 
 
 def mean_spread(values: List[float]) -> str:
@@ -212,18 +380,48 @@ def mean_spread(values: List[float]) -> str:
     return f'{statistics.mean(values):.4f} ± {max(values) - min(values):.4f}'
 
 
+def with_interval(entry: dict, metric: str) -> str:
+    """``mean [low, high]`` (the 95 % interval, when computed) and the per-seed values."""
+    values = entry[metric]
+    text = f'{statistics.mean(values):.4f}'
+    interval = entry.get('intervals', {}).get(metric)
+    if interval:
+        text += f' [{interval[0]:.4f}, {interval[1]:.4f}]'
+    if len(values) > 1:
+        text += ' (' + ', '.join(f'{v:.4f}' for v in values) + ')'
+    return text
+
+
 def markdown(summary: dict) -> str:
-    lines = [f'Synthetic nuScenes `mini_val`, {summary["epochs"]} epochs, NuScenesMetric; '
-             'mean ± spread (max − min over seeds).', '',
-             '| model | seeds | ' + ' | '.join(METRICS) + ' | train min |',
-             '|---|---|' + '---|' * len(METRICS) + '---|']
+    size = summary.get('test_set')
+    data = (f'{size["scenes"]} test scenes, {size["samples"]} samples, {size["objects"]} '
+            'physical objects' if size else summary.get('data', 'the test split'))
+    lines = [f'Devkit metrics on {data}; {summary["epochs"]} epochs; mean over seeds, its 95 % '
+             'bootstrap interval over test scenes and seeds in brackets, per-seed values in '
+             'parentheses.', '',
+             '| model | seeds | mAP | NDS | car AP | depth ±1 m | depth ±3 m | train min |',
+             '|---|---|---|---|---|---|---|---|']
     for name, entry in summary['models'].items():
-        cells = [mean_spread(entry[m]) if m in entry else '' for m in METRICS]
+        cells = [with_interval(entry, m) if m in entry else '' for m in INTERVAL_METRICS]
+        cells += [f'{statistics.mean(entry[m]):.3f}' if m in entry else ''
+                  for m in DEPTH_METRICS[:2]]
         wall = statistics.mean(entry['train_wall_s']) / 60
         lines.append(f'| {name} | {len(entry["seeds"])} | ' + ' | '.join(cells) +
                      f' | {wall:.0f} |')
+    comparison = summary.get('comparison')
     models = summary['models']
-    if 'simdistill' in models and 'camera_baseline' in models:
+    if comparison:
+        lines.append('')
+        for metric in INTERVAL_METRICS:
+            c = comparison[metric]
+            lines.append(f'- {metric} difference SimDistill − camera baseline (paired seeds): '
+                         f'{100 * c["mean"]:+.1f} points, 95 % interval '
+                         f'[{100 * c["interval"][0]:+.1f}, {100 * c["interval"][1]:+.1f}]')
+        if 'gap_closed' in comparison:
+            g = comparison['gap_closed']
+            lines.append(f'- share of the camera -> teacher mAP gap closed: {100 * g["mean"]:.0f} %'
+                         f' [{100 * g["interval"][0]:.0f}, {100 * g["interval"][1]:.0f}]')
+    elif 'simdistill' in models and 'camera_baseline' in models:
         lines.append('')
         for metric in ('mAP', 'NDS'):
             gain = statistics.mean(models['simdistill'][metric]) - statistics.mean(
@@ -249,36 +447,51 @@ def markdown(summary: dict) -> str:
     return '\n'.join(lines) + '\n'
 
 
-def write_tables(runs: List[dict], out: str, epochs: int, seeds: List[int]) -> None:
-    summary = summarise(runs, epochs, seeds)
+def write_tables(summary: dict, out: str) -> None:
     with atomic_path(osp.join(out, 'distill_gain.json')) as tmp, open(tmp, 'w') as f:
         json.dump(summary, f, indent=1)
     with atomic_path(osp.join(out, 'distill_gain.md')) as tmp, open(tmp, 'w') as f:
         f.write(markdown(summary))
 
 
-def plan(seeds: List[int], teacher_ckpt: str) -> List[tuple]:
-    """``(name, config, seed, options)`` of every run, in the order they run: the comparison
-    the table is about first (baseline and student, seed by seed), then the ablations, so a
-    partial run is still informative."""
+def plan(seeds: List[int], teacher_ckpt: str, lidar_ckpt: Optional[str] = None,
+         ablations: bool = True) -> List[tuple]:
+    """``(name, config, seed, options)`` of every run, in the order they run: the teacher's two
+    stages (the fusion stage starting from the LiDAR-only model), the comparison the table is
+    about (baseline and student, seed by seed), then the ablations, so a partial run is still
+    informative."""
     distill = [f'model.teacher_ckpt={teacher_ckpt}']
-    runs = [('teacher', TEACHER, seeds[0], [])]
+    runs = []
+    if lidar_ckpt:
+        runs.append(('teacher_lidar', LIDAR_ONLY, seeds[0], []))
+    runs.append(('teacher', TEACHER, seeds[0], [f'load_from={lidar_ckpt}'] if lidar_ckpt else []))
     for seed in seeds:
         runs.append(('camera_baseline', BASELINE, seed, []))
         runs.append(('simdistill', DISTILLER, seed, distill))
-    for name, (config, options) in ABLATIONS.items():
-        runs.append((name, config, seeds[0], (distill if config == DISTILLER else []) + options))
+    if ablations:
+        for name, (config, options) in ABLATIONS.items():
+            runs.append((name, config, seeds[0],
+                         (distill if config == DISTILLER else []) + options))
     return runs
 
 
 def main(argv: Optional[List[str]] = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--out', default='work_dirs/benchmarks')
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
-    parser.add_argument('--epochs', type=int, default=12)
+    parser.add_argument('--data-root', default='data/nuscenes',
+                        help='a release with its info files (tools/create_data.py)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3])
+    parser.add_argument('--epochs', type=int, default=12, help='camera models and ablations')
+    parser.add_argument('--teacher-epochs', type=int, nargs=2, default=[20, 6],
+                        metavar=('LIDAR_ONLY', 'FUSION'))
+    parser.add_argument('--curve-epochs', type=int, nargs='*', default=[],
+                        help='earlier checkpoints of the camera models to evaluate too')
+    parser.add_argument('--score-threshold', type=float, default=0.0)
+    parser.add_argument('--ablations', action='store_true')
+    parser.add_argument('--replicates', type=int, default=1000, help='bootstrap resamples')
     parser.add_argument('--only', nargs='+', help='run only these model names')
     parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='extra options for every run (e.g. data settings)')
+                        help='extra options for every run')
     parser.add_argument('--reuse', help='a distill_gain.json whose runs count as done when '
                         'their fingerprint (config, options, teacher weights) matches')
     args = parser.parse_args(argv)
@@ -287,15 +500,31 @@ def main(argv: Optional[List[str]] = None) -> None:
         with open(args.reuse) as f:
             reuse = json.load(f).get('runs', [])
     out = osp.abspath(args.out)
+    data_root = osp.abspath(args.data_root)
+    version = release_version(data_root)
+    data = data_options(data_root, version)
+    lidar_epochs, fusion_epochs = args.teacher_epochs
+    lidar_ckpt = osp.join(out, 'runs', f'teacher_lidar_seed{args.seeds[0]}',
+                          f'epoch_{lidar_epochs}.pth')
     teacher_ckpt = osp.join(out, 'runs', f'teacher_seed{args.seeds[0]}',
-                            f'epoch_{args.epochs}.pth')
+                            f'epoch_{fusion_epochs}.pth')
     runs = []
-    for name, config, seed, options in plan(args.seeds, teacher_ckpt):
+    for name, config, seed, options in plan(args.seeds, teacher_ckpt, lidar_ckpt,
+                                            args.ablations):
         if args.only and name not in args.only:
             continue
-        runs.append(train_and_test(name, config, seed, options + args.cfg_options, out,
-                                   args.epochs, reuse))
-        write_tables(runs, out, args.epochs, args.seeds)
+        epochs = {'teacher_lidar': lidar_epochs, 'teacher': fusion_epochs}.get(name, args.epochs)
+        camera = name not in TEACHER_RUNS
+        curve = args.curve_epochs if name in CAMERA_MODELS else ()
+        runs.append(train_and_test(name, config, seed, data + options + args.cfg_options, out,
+                                   epochs, reuse, test_options(config, args.score_threshold),
+                                   curve, depth=camera))
+        summary = summarise(runs, args.epochs, args.seeds)
+        summary.update(data=dict(root=data_root, version=version),
+                       teacher_epochs=args.teacher_epochs, score_threshold=args.score_threshold,
+                       test_set=test_set_size(data_root, version))
+        write_tables(add_intervals(summary, scene_bootstraps(runs, data_root, version),
+                                   args.replicates), out)
     print(open(osp.join(out, 'distill_gain.md')).read())
 
 

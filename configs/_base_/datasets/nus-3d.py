@@ -95,6 +95,7 @@ train_dataloader = dict(
             test_mode=False,
             use_valid_flag=True,
             box_type_3d='LiDAR',
+            isolate_transform_randomness=True,  # paired augmentations (nus-common.py)
             backend_args={{_base_.backend_args}})))
 val_dataloader = dict(
     num_workers=4, dataset=dict(pipeline=test_pipeline, metainfo=metainfo))

@@ -59,7 +59,9 @@ train_dataloader = dict(
     num_workers=2,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
-    dataset=train_dataset)
+    # each random transform draws from its own stream: the camera baseline and the distiller
+    # (whose pipeline also loads and shuffles points) draw the same augmentations per sample
+    dataset=dict(train_dataset, isolate_transform_randomness=True))
 val_dataloader = dict(
     batch_size=1,
     num_workers=2,

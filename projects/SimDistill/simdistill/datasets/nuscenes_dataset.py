@@ -15,6 +15,7 @@ from mmdet3d.registry import DATASETS
 
 from ..errors import (CorruptFileError, InfoFileError, InputError, MissingFileError,
                       SampleLayoutError)
+from .transforms.random_streams import IsolatedRandomCompose
 
 
 def check_data_root(data_root: Optional[str], key: str = 'data_root') -> None:
@@ -54,7 +55,14 @@ def info_layout_problem(path: str) -> Optional[str]:
 
 @DATASETS.register_module()
 class CheckedNuScenesDataset(NuScenesDataset):
-    """mmdet3d's ``NuScenesDataset`` that refuses bad input with a clear error. Same arguments.
+    """mmdet3d's ``NuScenesDataset`` that refuses bad input with a clear error.
+
+    Args:
+        isolate_transform_randomness: run the pipeline as :class:`IsolatedRandomCompose`: each
+            random transform draws from its own per-sample stream, so pipelines that differ in
+            other transforms (the distiller's loads and shuffles points, the camera baseline's
+            does not) draw identical augmentations for the same sample and seed.
+        **kwargs: mmdet3d's ``NuScenesDataset`` arguments.
 
     Raises:
         MissingFileError: ``data_root`` or ``ann_file`` does not exist.
@@ -64,6 +72,11 @@ class CheckedNuScenesDataset(NuScenesDataset):
         SampleLayoutError: a sample lacks a camera of ``data_prefix`` (with
             ``modality.use_camera``) or its LiDAR file (with ``modality.use_lidar``).
     """
+
+    def __init__(self, *args, isolate_transform_randomness: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if isolate_transform_randomness:
+            self.pipeline = IsolatedRandomCompose(self.pipeline.transforms)
 
     def load_data_list(self) -> List[dict]:
         check_data_root(self.data_root)

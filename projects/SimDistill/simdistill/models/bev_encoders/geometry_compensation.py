@@ -7,11 +7,12 @@ this map to look like the teacher's LiDAR BEV; a module that lets each BEV cell 
 from learned offsets around itself can move the smeared evidence back to the object's true cells
 (a geometry the image lift cannot recover on its own), instead of forcing the depth net alone to.
 """
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from mmcv.cnn import ConvModule
 from mmcv.ops import MultiScaleDeformableAttention
+from mmdet.models.layers import LearnedPositionalEncoding
 from mmdet3d.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -37,7 +38,11 @@ class DeformableGeometryCompensation(BaseModule):
 
     Every cell is a query with its own centre as reference point; each of ``num_heads`` heads
     samples ``num_points`` learned offsets around it (bilinearly, on the same map) and sums them
-    with learned weights. Built on mmcv's ``MultiScaleDeformableAttention`` with one level (its
+    with learned weights. The query is the cell's feature plus a learned absolute position
+    embedding of the cell (as the authors' release has it): a depth error smears evidence along
+    the camera ray, whose direction depends on where the cell lies relative to the ego, so the
+    offsets that undo it must be able to depend on that position; the values sampled carry no
+    position. Built on mmcv's ``MultiScaleDeformableAttention`` with one level (its
     PyTorch path runs on CPU, its CUDA kernel on GPU); the attention adds the residual itself.
 
     Args:
@@ -47,6 +52,9 @@ class DeformableGeometryCompensation(BaseModule):
         dropout: dropout on the attention output before the residual (0: exactly
             ``x + attn(x)``).
         im2col_step: mmcv's CUDA kernel chunk size.
+        bev_shape: ``(ny, nx)`` of the BEV map, for the learned position embedding (mmdet's
+            ``LearnedPositionalEncoding``: ``C / 2`` channels from the column, ``C / 2`` from the
+            row); None builds the module without one (as checkpoints from before it).
         init_cfg: mmengine init config (mmcv's own init of the attention when None).
 
     Shapes:
@@ -59,11 +67,19 @@ class DeformableGeometryCompensation(BaseModule):
                  num_points: int = 20,
                  dropout: float = 0.0,
                  im2col_step: int = 64,
+                 bev_shape: Optional[Sequence[int]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims={embed_dims} is not divisible by num_heads={num_heads}')
+        if bev_shape is not None and (len(bev_shape) != 2 or embed_dims % 2):
+            raise ValueError(f'bev_shape must be (ny, nx) and embed_dims even for the position '
+                             f'embedding, got bev_shape={bev_shape}, embed_dims={embed_dims}')
         self.embed_dims = embed_dims
+        self.bev_shape = tuple(bev_shape) if bev_shape is not None else None
+        self.position = (LearnedPositionalEncoding(embed_dims // 2, row_num_embed=bev_shape[0],
+                                                   col_num_embed=bev_shape[1])
+                         if bev_shape is not None else None)
         self.attention = MultiScaleDeformableAttention(
             embed_dims=embed_dims,
             num_heads=num_heads,
@@ -77,6 +93,17 @@ class DeformableGeometryCompensation(BaseModule):
         super().init_weights()
         self.attention.init_weights()  # the ring of initial offsets, uniform weights
 
+    def position_embedding(self, bev: Tensor) -> Optional[Tensor]:
+        """``(B, ny * nx, C)`` learned embedding of each cell's (row, column), or None."""
+        if self.position is None:
+            return None
+        B, _, ny, nx = bev.shape
+        if (ny, nx) != self.bev_shape:
+            raise ValueError(f'{type(self).__name__} was built for a {self.bev_shape} (ny, nx) BEV '
+                             f'map (bev_shape), got {(ny, nx)}')
+        pos = self.position(bev.new_zeros((1, ny, nx), dtype=torch.bool))  # (1, C, ny, nx)
+        return pos.to(bev.dtype).flatten(2).transpose(1, 2).expand(B, -1, -1)
+
     def forward(self, bev: Tensor) -> Tensor:
         if bev.dim() != 4 or bev.shape[1] != self.embed_dims:
             raise ValueError(f'{type(self).__name__} expects a BEV map (B, {self.embed_dims}, ny, '
@@ -88,6 +115,7 @@ class DeformableGeometryCompensation(BaseModule):
         out = self.attention(
             query=tokens,
             value=tokens,
+            query_pos=self.position_embedding(bev),
             reference_points=reference,
             spatial_shapes=torch.tensor([[ny, nx]], device=bev.device),
             level_start_index=torch.zeros(1, dtype=torch.long, device=bev.device))

@@ -11,6 +11,7 @@ from mmdet3d.structures import Det3DDataSample
 from torch import Tensor
 from torch.nn import Module
 
+from ...engine.gradient_diagnostics import GradientDiagnosticsMixin
 from ...engine.non_finite import NamesNonFiniteLosses
 from ...model_conversion import refuse_upstream_layout
 from ..view_transforms import stack_camera_matrices
@@ -20,15 +21,17 @@ from .grid_check import check_bev_grids
 ConfigType = Optional[dict]
 # (view transform, image features (B, N, C, h, w)) -> BEV (B, C', ny, nx)
 LiftFn = Callable[[Module, Tensor], Tensor]
+BEV_MAPS = ('camera_bev', 'sim_lidar_bev', 'lidar_bev', 'fused_bev')  # for the diagnostics
 
 
 @MODELS.register_module()
-class BEVFusionDetector(NamesNonFiniteLosses, Base3DDetector):
+class BEVFusionDetector(NamesNonFiniteLosses, GradientDiagnosticsMixin, Base3DDetector):
     """Multi-modal BEV detector (BEVFusion, Liu et al. 2023) with registry-built parts.
 
     Camera branch: ``img_backbone`` -> ``img_neck`` (level ``img_neck_out_index``) ->
     ``view_transform`` (LSS) -> camera BEV. LiDAR branch (points voxelized by the data
-    preprocessor): ``pts_voxel_encoder`` -> ``pts_middle_encoder`` -> LiDAR BEV. With both,
+    preprocessor): ``pts_voxel_encoder`` -> ``pts_middle_encoder`` (-> ``pts_bev_encoder``, when
+    configured: conv layers on the scattered map) -> LiDAR BEV. With both,
     ``fusion_layer`` joins ``[camera BEV, LiDAR BEV]``; then ``pts_backbone`` + ``pts_neck``
     decode the BEV map and ``bbox_head`` detects.
 
@@ -48,6 +51,7 @@ class BEVFusionDetector(NamesNonFiniteLosses, Base3DDetector):
                  view_transform: ConfigType = None,
                  pts_voxel_encoder: ConfigType = None,
                  pts_middle_encoder: ConfigType = None,
+                 pts_bev_encoder: ConfigType = None,
                  fusion_layer: ConfigType = None,
                  pts_backbone: ConfigType = None,
                  pts_neck: ConfigType = None,
@@ -70,6 +74,7 @@ class BEVFusionDetector(NamesNonFiniteLosses, Base3DDetector):
         self.view_transform = build(view_transform)
         self.pts_voxel_encoder = build(pts_voxel_encoder)
         self.pts_middle_encoder = build(pts_middle_encoder)
+        self.pts_bev_encoder = build(pts_bev_encoder)
         self.fusion_layer = build(fusion_layer)
         self.pts_backbone = build(pts_backbone)
         self.pts_neck = build(pts_neck)
@@ -155,7 +160,8 @@ class BEVFusionDetector(NamesNonFiniteLosses, Base3DDetector):
         batch_size = int(voxels['coors'][-1, 0].item()) + 1 if len(voxels['coors']) else 1
         batch_size = max(batch_size, len(batch_inputs_dict['points']))
         feats = self.pts_voxel_encoder(voxels['voxels'], voxels['num_points'], voxels['coors'])
-        return self.pts_middle_encoder(feats, voxels['coors'], batch_size)
+        bev = self.pts_middle_encoder(feats, voxels['coors'], batch_size)
+        return self.pts_bev_encoder(bev) if self.pts_bev_encoder is not None else bev
 
     def decode_bev(self, bev: Tensor) -> List[Tensor]:
         """BEV decoder (SECOND + SECONDFPN): fused BEV -> the head's input maps."""
@@ -198,8 +204,11 @@ class BEVFusionDetector(NamesNonFiniteLosses, Base3DDetector):
 
     def loss(self, batch_inputs_dict: dict, batch_data_samples: List[Det3DDataSample],
              **kwargs) -> Dict[str, Tensor]:
-        feats = self.extract_feat(batch_inputs_dict, self.metas(batch_data_samples))
-        return self.bbox_head.loss(feats, batch_data_samples)
+        feats = self.extract_bev_features(batch_inputs_dict, self.metas(batch_data_samples))
+        losses = self.bbox_head.loss(feats['decoder'], batch_data_samples)
+        losses.update(self.gradient_diagnostics(losses, dict(detection=list(losses)),
+                                                {k: feats.get(k) for k in BEV_MAPS}))
+        return losses
 
     def predict(self, batch_inputs_dict: dict, batch_data_samples: List[Det3DDataSample],
                 **kwargs) -> List[Det3DDataSample]:

@@ -15,6 +15,7 @@ from ...errors import ConfigMismatchError
 PredsDicts = Sequence[List[Dict[str, Tensor]]]
 # The order CenterHead concatenates its regression heads in (mmdet3d's loss_by_feat).
 BOX_KEYS = ('reg', 'height', 'dim', 'rot', 'vel')
+HEATMAP_AVERAGES = ('cells', 'teacher_positive')
 
 
 def teacher_task_heatmaps(teacher_preds: PredsDicts, teacher_kind: str,
@@ -37,20 +38,32 @@ def teacher_task_heatmaps(teacher_preds: PredsDicts, teacher_kind: str,
 
 
 def heatmap_distill_loss(student_preds: PredsDicts, teacher_heatmaps: Sequence[Tensor],
-                         loss_fn: nn.Module) -> Tensor:
+                         loss_fn: nn.Module, average: str = 'cells') -> Tensor:
     """Quality focal loss between the student's heatmap logits and the teacher's probabilities.
 
-    Every cell of every task is one QFL sample (its classes summed, mmdet's tensor-target QFL),
-    averaged over cells; the tasks' losses are summed.
+    Every cell of every task is one QFL sample (its classes summed, mmdet's tensor-target QFL);
+    the tasks' losses are summed.
+
+    Args:
+        average: ``'cells'``: the sum over cells divided by the number of cells (the release);
+            ``'teacher_positive'``: divided by the number of cells where the teacher's
+            probability of some class of the task is >= 0.5 (at least 1), as CenterHead divides
+            its focal loss by the number of objects, so that the term does not shrink with the
+            share of empty road in the map.
     """
+    if average not in HEATMAP_AVERAGES:
+        raise ValueError(f'average must be one of {HEATMAP_AVERAGES}, got {average!r}')
     total = 0.
     for task, target in zip(student_preds, teacher_heatmaps):
         logits = task[0]['heatmap']
         if logits.shape != target.shape:
             raise ValueError(f'student heatmap {tuple(logits.shape)} and teacher heatmap '
                              f'{tuple(target.shape)} differ: are both heads on one grid?')
-        total = total + loss_fn(logits.permute(0, 2, 3, 1).flatten(0, 2),
-                                target.permute(0, 2, 3, 1).flatten(0, 2))
+        cells = target.permute(0, 2, 3, 1).flatten(0, 2)
+        avg_factor = (None if average == 'cells' else
+                      (cells.max(dim=1).values >= 0.5).sum().clamp(min=1).float())
+        total = total + loss_fn(logits.permute(0, 2, 3, 1).flatten(0, 2), cells,
+                                avg_factor=avg_factor)
     return total
 
 

@@ -7,15 +7,18 @@ from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
 from torch import Tensor, nn
 
+from ...engine.gradient_diagnostics import GradientDiagnosticsMixin
 from ...engine.non_finite import NamesNonFiniteLosses
 from ...errors import ConfigMismatchError
 from ...ops.bev_pool import BEVPoolPlanCache
 from ...utils.state_dicts import select_prefix
+from ..detectors.bevfusion import BEV_MAPS
 from ..detectors.grid_check import check_bev_grids, head_map_shape
 from ..view_transforms import LSSViewTransform
 from .bev_mask import bev_grid_of_view_transform, gt_heatmap_mask
-from .prediction_distill import (head_kind, heatmap_distill_loss, regression_distill_loss,
-                                 task_class_indices, teacher_task_heatmaps)
+from .prediction_distill import (HEATMAP_AVERAGES, head_kind, heatmap_distill_loss,
+                                 regression_distill_loss, task_class_indices,
+                                 teacher_task_heatmaps)
 from .teacher import build_frozen_teacher, teacher_model_cfg
 
 FEATURE_TERMS = {  # loss name -> (student feature, teacher feature)
@@ -24,6 +27,7 @@ FEATURE_TERMS = {  # loss name -> (student feature, teacher feature)
     'fused': ('fused_bev', 'fused_bev'),
 }
 MASKS = (None, 'gt_heatmap')
+MASKED_AVERAGES = ('cells', 'mask_sum')
 # The paper's loss settings (Sec. 3.3; the release's config agrees): the defaults.
 MSE_1 = dict(type='mmdet.MSELoss', loss_weight=1.0)
 MSE_100 = dict(type='mmdet.MSELoss', loss_weight=100.0)
@@ -41,7 +45,7 @@ class _Hidden:
 
 
 @MODELS.register_module()
-class SimDistill(NamesNonFiniteLosses, Base3DDetector):
+class SimDistill(NamesNonFiniteLosses, GradientDiagnosticsMixin, Base3DDetector):
     """Trains a :class:`SimDistillStudent` against a frozen BEVFusion teacher.
 
     Every training step runs the teacher (points + images, under ``no_grad``, in ``eval()``)
@@ -83,6 +87,15 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
             has them).
         share_plan: the teacher's camera LSS and the student's transforms share one BEV-pool
             plan per batch (one plan build instead of three).
+        masked_average: how a masked feature term is averaged: ``'cells'`` (MSE's mean over
+            every element, masked ones included: the release) or ``'mask_sum'`` (the squared
+            error summed and divided by ``C x sum(M)``: the mean over the masked region, so
+            the term does not shrink with the share of empty road).
+        heatmap_average: ``'cells'`` (the release) or ``'teacher_positive'``: see
+            :func:`heatmap_distill_loss`.
+        init_student_from_teacher: student submodules (e.g. ``('pts_backbone', 'pts_neck',
+            'bbox_head')``) that start from the teacher's weights instead of their own init.
+            Not in the paper (an option for short schedules); the shapes must match.
     """
 
     def __init__(self,
@@ -100,6 +113,9 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
                  class_names: Optional[Sequence[str]] = None,
                  data_preprocessor: Optional[dict] = None,
                  share_plan: bool = True,
+                 masked_average: str = 'cells',
+                 heatmap_average: str = 'cells',
+                 init_student_from_teacher: Sequence[str] = (),
                  init_cfg: Optional[dict] = None) -> None:
         teacher_cfg = teacher_model_cfg(teacher)
         super().__init__(data_preprocessor=data_preprocessor or teacher_cfg['data_preprocessor'],
@@ -127,6 +143,20 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
                 raise ValueError(f'feature_masks[{name!r}]={mask!r}: terms are '
                                  f'{list(FEATURE_TERMS)}, masks {list(MASKS)}')
         self.mask_cfg = dict(gaussian_overlap=0.1, min_radius=2, **(mask_cfg or {}))
+        if masked_average not in MASKED_AVERAGES:
+            raise ValueError(f'masked_average must be one of {MASKED_AVERAGES}, got '
+                             f'{masked_average!r}')
+        self.masked_average = masked_average
+        if heatmap_average not in HEATMAP_AVERAGES:
+            raise ValueError(f'heatmap_average must be one of {HEATMAP_AVERAGES}, got '
+                             f'{heatmap_average!r}')
+        self.heatmap_average = heatmap_average
+        self.init_student_from_teacher = tuple(init_student_from_teacher)
+        for name in self.init_student_from_teacher:
+            for model, role in ((self.student, 'student'), (self.teacher, 'teacher')):
+                if not isinstance(getattr(model, name, None), nn.Module):
+                    raise ValueError(f'init_student_from_teacher: the {role} has no module '
+                                     f'{name!r}')
         self.teacher_head = head_kind(teacher_cfg.get('bbox_head'))
         if self.teacher_head == 'transfusion' and self.loss_reg is not None:
             raise ValueError('loss_distill_reg needs a CenterHead teacher: a TransFusion head '
@@ -158,6 +188,18 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
         super().train(mode)
         self.teacher.eval()  # BN statistics and dropout of the teacher never change
         return self
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        for name in self.init_student_from_teacher:
+            source = getattr(self.teacher, name).state_dict()
+            target = getattr(self.student, name)
+            mismatched = [k for k, v in target.state_dict().items()
+                          if k in source and source[k].shape != v.shape]
+            if mismatched:
+                raise ConfigMismatchError(f'init_student_from_teacher: {name} differs between '
+                                          f'student and teacher at {mismatched[:5]}')
+            target.load_state_dict(source)  # strict: the same module structure
 
     def _apply(self, fn, *args, **kwargs):
         # .to() / .cuda() / .float() must move the hidden teacher with the student.
@@ -224,6 +266,11 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
                     mask = gt_heatmap_mask(batch_gt_instances_3d, grid, self.num_classes,
                                            **self.mask_cfg).to(s_feat)
                 s_feat, t_feat = s_feat * mask, t_feat * mask
+                if self.masked_average == 'mask_sum':
+                    avg_factor = (mask.sum() * s_feat.shape[1]).clamp(min=1)
+                    losses[f'loss_distill_{name}'] = loss_fn(s_feat, t_feat,
+                                                             avg_factor=avg_factor)
+                    continue
             losses[f'loss_distill_{name}'] = loss_fn(s_feat, t_feat)
         return losses
 
@@ -232,8 +279,8 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
         losses = {}
         if self.loss_heatmap is not None:
             targets = teacher_task_heatmaps(t_preds, self.teacher_head, self.task_classes)
-            losses['loss_distill_heatmap'] = heatmap_distill_loss(s_preds, targets,
-                                                                  self.loss_heatmap)
+            losses['loss_distill_heatmap'] = heatmap_distill_loss(
+                s_preds, targets, self.loss_heatmap, self.heatmap_average)
         if self.loss_reg is not None:
             _, _, inds, masks = self.student.bbox_head.get_targets(batch_gt_instances_3d)
             losses['loss_distill_reg'] = regression_distill_loss(s_preds, t_preds, inds, masks,
@@ -253,7 +300,12 @@ class SimDistill(NamesNonFiniteLosses, Base3DDetector):
         # heatmap: hand it clones so the logits the QFL term read (and its backward) survive.
         s_preds = tuple([dict(level, heatmap=level['heatmap'].clone()) for level in task]
                         for task in s_preds)
-        losses.update(self.student.bbox_head.loss_by_feat(s_preds, gts))
+        detection = self.student.bbox_head.loss_by_feat(s_preds, gts)
+        groups = {k[len('loss_'):]: [k] for k in losses}  # each distillation term alone
+        losses.update(detection)
+        groups.update(detection=list(detection), total=list(losses))
+        losses.update(self.gradient_diagnostics(losses, groups,
+                                                {k: student.get(k) for k in BEV_MAPS}))
         return losses
 
     # ---------------------------------------------------------------------------------------

@@ -105,6 +105,7 @@ class LSSViewTransform(BaseModule):
         self.out_channels = out_channels
         self.image_size = tuple(image_size)
         self.feature_size = tuple(feature_size)
+        self.dbound = tuple(dbound)  # (d_min, d_max, d_step) of the depth bins, metres
         self.grid = BEVGrid(xbound=tuple(xbound), ybound=tuple(ybound), zbound=tuple(zbound),
                             index_rounding=cell_index_rounding)
         self.nz, self.ny, self.nx = self.grid.shape

@@ -1,0 +1,92 @@
+"""How hard each loss term pulls on each BEV map: per-term gradient norms, logged now and then.
+
+Why: SimDistill adds four feature/prediction terms (one of them weighted x100) to the detection
+loss, and the paper clips the total gradient norm at 35. Whether a term dominates, or whether
+clipping shrinks the detection gradient because of another term, is read off the gradients at
+the BEV maps the terms act on — not off the loss values, whose scales differ. The model computes
+them (``torch.autograd.grad`` per term, the graph retained) only on iterations the hook marks,
+and returns them beside its losses under keys without ``loss`` (so mmengine logs them and does
+not add them to the loss). The total norm against the clip is mmengine's own ``grad_norm`` log.
+"""
+from typing import Dict, Mapping, Optional
+
+import torch
+from mmdet3d.registry import HOOKS
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from torch import Tensor
+
+__all__ = ['bev_gradient_norms', 'GradientDiagnosticsHook', 'GradientDiagnosticsMixin']
+
+PREFIX = 'gradnorm'
+
+
+def bev_gradient_norms(terms: Mapping[str, Tensor],
+                       maps: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    """L2 norm of each term's gradient at each map, ``'gradnorm.<map>.<term>'`` -> scalar.
+
+    A term that does not reach a map (e.g. the fused term at the camera BEV only through the
+    fuser, or a detection term that stops before it) reports its true norm, 0 where unused.
+
+    Args:
+        terms: name -> scalar loss term (part of the graph of ``maps``).
+        maps: name -> feature map ``(B, C, ny, nx)`` that requires grad.
+    """
+    names, tensors = list(maps), [maps[m] for m in maps]
+    out = {}
+    for term, value in terms.items():
+        if not value.requires_grad:
+            continue
+        grads = torch.autograd.grad(value, tensors, retain_graph=True, allow_unused=True)
+        for name, grad in zip(names, grads):
+            norm = grad.detach().norm() if grad is not None else value.new_zeros(())
+            out[f'{PREFIX}.{name}.{term}'] = norm.detach()
+    return out
+
+
+class GradientDiagnosticsMixin:
+    """For detectors: ``self.record_gradient_norms`` (set by the hook) asks :meth:`loss` to add
+    :func:`bev_gradient_norms` of its terms to its outputs on this iteration."""
+
+    record_gradient_norms: bool = False
+
+    def gradient_diagnostics(self, losses: Mapping[str, Tensor], groups: Mapping[str, list],
+                             maps: Mapping[str, Optional[Tensor]]) -> Dict[str, Tensor]:
+        """Per-group gradient norms, when this iteration is marked; else nothing.
+
+        Args:
+            losses: the model's loss dict.
+            groups: term name -> the loss keys summed into it (e.g. ``detection`` -> every key
+                of the head's loss).
+            maps: BEV map name -> tensor (None entries are skipped).
+        """
+        if not (self.training and self.record_gradient_norms):
+            return {}
+        terms = {name: sum(losses[k] for k in keys) for name, keys in groups.items() if keys}
+        present = {k: v for k, v in maps.items() if v is not None and v.requires_grad}
+        return bev_gradient_norms(terms, present)
+
+
+@HOOKS.register_module()
+class GradientDiagnosticsHook(Hook):
+    """Marks every ``interval``-th training iteration for :class:`GradientDiagnosticsMixin`.
+
+    Args:
+        interval: iterations between two diagnostics (each costs one extra backward pass per
+            term on that iteration).
+    """
+
+    priority = 'NORMAL'
+
+    def __init__(self, interval: int = 50) -> None:
+        if interval < 1:
+            raise ValueError(f'interval must be >= 1, got {interval}')
+        self.interval = interval
+
+    def before_train_iter(self, runner, batch_idx: int, data_batch=None) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model.record_gradient_norms = self.every_n_train_iters(runner, self.interval)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
+        model.record_gradient_norms = False

@@ -1,0 +1,89 @@
+"""The distiller's options beyond the paper's setting: the masked term's average, the heat-map
+term's average, and the student's decoder and head started from the teacher's."""
+import pytest
+import torch
+
+import simdistill  # noqa: F401
+from mmdet3d.registry import MODELS
+from simdistill.models.distillers import gt_heatmap_mask
+from simdistill.models.distillers.bev_mask import bev_grid_of_view_transform
+from simdistill.models.distillers.prediction_distill import heatmap_distill_loss
+from test_simdistill import build_distiller, trained_looking_teacher
+
+
+@pytest.fixture(scope='module')
+def teacher_ckpt(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('teacher') / 'teacher.pth')
+    torch.save({'state_dict': trained_looking_teacher().state_dict()}, path)
+    return path
+
+
+def feature_maps(model, seed=0):
+    """Student and teacher feature dicts of the right shapes, and one ground-truth box."""
+    from mmengine.structures import InstanceData
+    from mmdet3d.structures import LiDARInstance3DBoxes
+    g = torch.Generator().manual_seed(seed)
+    C_cam, (ny, nx) = 32, (128, 128)
+    student = {k: torch.randn(2, C_cam, ny, nx, generator=g)
+               for k in ('camera_bev', 'sim_lidar_bev')}
+    student['fused_bev'] = torch.randn(2, 64, ny, nx, generator=g)
+    teacher = dict(camera_bev=torch.randn(2, C_cam, ny, nx, generator=g),
+                   lidar_bev=torch.randn(2, 64, ny, nx, generator=g),
+                   fused_bev=torch.randn(2, 64, ny, nx, generator=g))
+    gts = [InstanceData(bboxes_3d=LiDARInstance3DBoxes(torch.tensor(
+        [[10.0, -5.0, -1.0, 4.5, 2.0, 1.6, 0.3]])), labels_3d=torch.tensor([0]))
+           for _ in range(2)]
+    return student, teacher, gts
+
+
+def test_mask_sum_average_is_the_mean_over_the_masked_region(teacher_ckpt):
+    cells = build_distiller(teacher_ckpt)
+    masked = build_distiller(teacher_ckpt, masked_average='mask_sum')
+    masked.lidar_adapter.load_state_dict(cells.lidar_adapter.state_dict())
+    student, teacher, gts = feature_maps(cells)
+    with torch.no_grad():
+        a = cells.feature_distill_losses(student, teacher, gts)['loss_distill_lidar']
+        b = masked.feature_distill_losses(student, teacher, gts)['loss_distill_lidar']
+    grid = bev_grid_of_view_transform(cells.student.view_transform)
+    mask = gt_heatmap_mask(gts, grid, cells.num_classes, **cells.mask_cfg)
+    C = teacher['lidar_bev'].shape[1]
+    elements = teacher['lidar_bev'].numel()
+    # the same squared error, summed, over all B*C*ny*nx elements vs over C * sum(M)
+    assert b.item() == pytest.approx(a.item() * elements / (C * mask.sum().item()), rel=1e-5)
+    assert 0 < mask.sum() < mask.numel() / 100  # one box: a small share of the map
+    # the unmasked terms do not change
+    assert torch.equal(cells.feature_distill_losses(student, teacher, gts)['loss_distill_fused'],
+                       masked.feature_distill_losses(student, teacher, gts)['loss_distill_fused'])
+
+
+def test_heatmap_term_averaged_over_the_teacher_positive_cells():
+    qfl = MODELS.build(dict(type='mmdet.QualityFocalLoss', use_sigmoid=True, beta=2.0,
+                            loss_weight=0.25))
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(2, 3, 8, 8, generator=g)
+    target = torch.rand(2, 3, 8, 8, generator=g) * 0.4
+    target[0, 1, 2, 3] = 0.9  # three positive cells (one with two positive classes)
+    target[0, 2, 2, 3] = 0.6
+    target[1, 0, 7, 7] = 0.5
+    target[1, 2, 0, 0] = 0.7
+    preds = [[dict(heatmap=logits)]]
+    mean_all = heatmap_distill_loss(preds, [target], qfl, 'cells')
+    positive = heatmap_distill_loss(preds, [target], qfl, 'teacher_positive')
+    # mmdet's mean is over cells x classes; the positive average sums and divides by 3 cells
+    assert positive.item() == pytest.approx(mean_all.item() * (2 * 8 * 8 * 3) / 3, rel=1e-5)
+    with pytest.raises(ValueError, match='average'):
+        heatmap_distill_loss(preds, [target], qfl, 'boxes')
+
+
+def test_student_decoder_and_head_start_from_the_teacher(teacher_ckpt):
+    parts = ('pts_backbone', 'pts_neck', 'bbox_head')
+    plain = build_distiller(teacher_ckpt)
+    warm = build_distiller(teacher_ckpt, init_student_from_teacher=parts)
+    for part in parts:
+        t = getattr(warm.teacher, part).state_dict()
+        s = getattr(warm.student, part).state_dict()
+        assert all(torch.equal(s[k], t[k]) for k in t), part
+        p = getattr(plain.student, part).state_dict()
+        assert not all(torch.equal(p[k], t[k]) for k in t if t[k].is_floating_point()), part
+    with pytest.raises(ValueError, match='no module'):
+        build_distiller(teacher_ckpt, init_student_from_teacher=('pts_decoder', ))

@@ -1,0 +1,63 @@
+"""Depth accuracy of a camera model's LSS on the test set, against the LiDAR.
+
+    python tools/benchmarks/depth_accuracy.py CONFIG CHECKPOINT --out depth.json \
+        [--cfg-options ...]
+
+Of the image feature cells a LiDAR point falls in, the share whose most probable depth bin is
+within 1 m and 3 m of the nearest point's depth (``simdistill.evaluation.depth_metric``), over
+every sample of the config's test split; for a SimDistill student (or distiller) also of its
+simulated-LiDAR branch. The points are loaded for the metric only: the model sees the images.
+Prints a table and writes the numbers as JSON.
+"""
+import argparse
+import json
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from mmengine.runner import load_checkpoint
+from torch.utils.data import DataLoader
+
+import simdistill  # noqa: F401
+from mmdet3d.registry import DATASETS, MODELS
+from simdistill.evaluation import evaluate_depth
+from simdistill.utils.atomic import atomic_path
+
+
+def with_points(cfg: Config) -> dict:
+    """The config's test dataset, its pipeline also loading (and packing) the LiDAR points."""
+    dataset = cfg.test_dataloader.dataset.copy()
+    pipeline = [step for step in dataset.pipeline if step['type'] != 'Pack3DDetInputs']
+    pack = next(step for step in dataset.pipeline if step['type'] == 'Pack3DDetInputs').copy()
+    if 'points' not in pack['keys']:
+        pipeline = [*cfg.load_points, *pipeline, *cfg.points_filter]
+        pack['keys'] = [*pack['keys'], 'points']
+    dataset.pipeline = [*pipeline, pack]
+    dataset.modality = dict(dataset.get('modality', {}), use_lidar=True)
+    return dataset
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('config')
+    parser.add_argument('checkpoint')
+    parser.add_argument('--out', required=True, help='JSON file to write')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    args = parser.parse_args()
+    cfg = Config.fromfile(args.config)
+    cfg.merge_from_dict(args.cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmdet3d'))
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, args.checkpoint, map_location='cpu')
+    dataset = DATASETS.build(with_points(cfg))
+    loader = DataLoader(dataset, batch_size=1, shuffle=False, collate_fn=pseudo_collate)
+    result = evaluate_depth(model, loader)
+    print(f'\n{osp.basename(args.config)}: ' + ', '.join(
+        f'{k} {v:.4f}' if isinstance(v, float) else f'{k} {v}' for k, v in result.items()))
+    with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
+        json.dump(result, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()
