@@ -35,8 +35,8 @@ def test_the_cpu_teacher_runs_its_lidar_bev_through_the_encoder():
     batch = model.data_preprocessor(random_batch(cfg, 51.2, seed=3), False)
     voxels = batch['inputs']['voxels']
     with torch.no_grad():
-        scatter = model.pts_middle_encoder(
-            model.pts_voxel_encoder(voxels['voxels'], voxels['num_points'], voxels['coors']),
-            voxels['coors'], 2)
+        scatter = model.pts_middle_encoder(  # mmdet3d's PillarFeatureNet writes to its input
+            model.pts_voxel_encoder(voxels['voxels'].clone(), voxels['num_points'],
+                                    voxels['coors']), voxels['coors'], 2)
         assert torch.equal(model.extract_lidar_bev(batch['inputs']),
                            model.pts_bev_encoder(scatter))

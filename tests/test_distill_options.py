@@ -11,6 +11,12 @@ from simdistill.models.distillers.prediction_distill import heatmap_distill_loss
 from test_simdistill import build_distiller, trained_looking_teacher
 
 
+@pytest.fixture(scope='module', autouse=True)
+def mmdet3d_scope():
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet3d')
+
+
 @pytest.fixture(scope='module')
 def teacher_ckpt(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('teacher') / 'teacher.pth')
@@ -69,8 +75,9 @@ def test_heatmap_term_averaged_over_the_teacher_positive_cells():
     preds = [[dict(heatmap=logits)]]
     mean_all = heatmap_distill_loss(preds, [target], qfl, 'cells')
     positive = heatmap_distill_loss(preds, [target], qfl, 'teacher_positive')
-    # mmdet's mean is over cells x classes; the positive average sums and divides by 3 cells
-    assert positive.item() == pytest.approx(mean_all.item() * (2 * 8 * 8 * 3) / 3, rel=1e-5)
+    # mmdet's tensor-target QFL sums a cell's classes and averages over the 128 cells; the
+    # positive average divides the same sum by the 3 positive cells instead
+    assert positive.item() == pytest.approx(mean_all.item() * (2 * 8 * 8) / 3, rel=1e-5)
     with pytest.raises(ValueError, match='average'):
         heatmap_distill_loss(preds, [target], qfl, 'boxes')
 

@@ -12,7 +12,9 @@ conv on the neck's map predicts both (cross-entropy each). Points and boxes are 
 never by the camera model that starts from the result.
 
 The output holds ``img_backbone.*`` and ``img_neck.*`` (a plain state dict, written atomically);
-camera configs load it with ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``.
+camera configs load it with ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix=...)``. It
+also holds ``view_transform.depthnet.*``, the depth head in the shape of a camera-only LSS's depth
+net (see :func:`lss_depthnet_init`), for a camera model that starts its depth from it.
 """
 import argparse
 import time
@@ -28,6 +30,18 @@ from mmdet3d.registry import DATASETS, MODELS
 from simdistill.models.image_pretrain import PretrainHead, cell_targets, point_classes
 from simdistill.models.view_transforms import stack_camera_matrices
 from simdistill.utils.atomic import atomic_path
+
+
+def lss_depthnet_init(head: PretrainHead, context_channels: int) -> dict:
+    """``view_transform.depthnet.{weight,bias}`` of a camera-only LSS (one 1x1 conv: depth
+    bins, then context channels) whose depth rows are the trained head's: a camera model can
+    start its depth distribution from the pre-training (``init_cfg=dict(type='Pretrained',
+    checkpoint=..., prefix='view_transform.')`` on its view transform) instead of throwing it
+    away; the context rows keep PyTorch's default conv init."""
+    context = torch.nn.Conv2d(head.conv.in_channels, context_channels, 1)
+    depth_w, depth_b = head.conv.weight[:head.num_bins], head.conv.bias[:head.num_bins]
+    return {'view_transform.depthnet.weight': torch.cat((depth_w, context.weight)).detach(),
+            'view_transform.depthnet.bias': torch.cat((depth_b, context.bias)).detach()}
 
 
 def main() -> None:
@@ -101,6 +115,7 @@ def main() -> None:
                       f'({time.time() - start:.0f} s)', flush=True)
     state = {f'img_backbone.{k}': v for k, v in backbone.state_dict().items()}
     state.update({f'img_neck.{k}': v for k, v in neck.state_dict().items()})
+    state.update(lss_depthnet_init(head, vt.out_channels))
     with atomic_path(args.out) as tmp:
         torch.save({'state_dict': state}, tmp)
     print(f'wrote {len(state)} tensors to {args.out}')

@@ -1,6 +1,7 @@
 """Model parts SimDistill adds to mmdet3d (registered on import)."""
 from . import dense_heads  # noqa: F401  (registers BEVTransFusionHead)
-from .bev_encoders import ConvGeometryCompensation, DeformableGeometryCompensation
+from .bev_encoders import (BEVConvEncoder, ConvGeometryCompensation,
+                           DeformableGeometryCompensation)
 from .detectors import BEVFusionDetector, SimDistillStudent, check_bev_grids
 from .distillers import SimDistill
 from .fusers import BEVConvFuser
@@ -8,6 +9,7 @@ from .necks import LSSFPNNeck
 from .view_transforms import LSSViewTransform
 
 __all__ = [
-    'BEVConvFuser', 'BEVFusionDetector', 'ConvGeometryCompensation', 'DeformableGeometryCompensation',
+    'BEVConvEncoder', 'BEVConvFuser', 'BEVFusionDetector', 'ConvGeometryCompensation',
+    'DeformableGeometryCompensation',
     'LSSFPNNeck', 'LSSViewTransform', 'SimDistill', 'SimDistillStudent', 'check_bev_grids'
 ]
