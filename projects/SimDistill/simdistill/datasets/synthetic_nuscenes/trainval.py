@@ -70,7 +70,8 @@ def trainval_slot(split: str, k: int) -> TrainvalSlot:
     # every log name is unique.
     place = sorted({name for name in LOCATION_CYCLE if name.startswith(city)}).index(location)
     start = _FIRST_DAY + timedelta(days=2 * number + SPLITS.index(split), hours=2 * place,
-                                   minutes=7 * (number % 8), seconds=13 * (number % 4))
+                                   minutes=(17 * number + 23 * place + 11) % 60,
+                                   seconds=(37 * number + 29 * place + 7) % 60)
     logfile = f'{vehicle}-{start:%Y-%m-%d-%H-%M-%S}{utc_offset}'
     return TrainvalSlot(LogSpec(logfile, location), rank % SCENES_PER_LOG,
                         2 * rank + SPLITS.index(split))
