@@ -417,3 +417,19 @@ def test_release_cfg_options_name_a_bad_version():
     from simdistill.utils.release_options import release_cfg_options
     with pytest.raises(ValueError, match='v1.0-test'):
         release_cfg_options('data/nuscenes', 'v1.0-test')
+
+
+def test_annotations_do_not_depend_on_the_image_scale(tmp_path):
+    """What a release annotates (boxes, LiDAR point counts, visibility) is the same at any
+    image scale, so a release's object counts can be checked on a cheap low-resolution copy."""
+    tables = {}
+    for scale in (0.05, 0.1):
+        config = SyntheticNuScenesConfig(**{**SETTINGS, 'train_scenes': 2, 'val_scenes': 1,
+                                            'val_samples_per_scene': 2, 'image_scale': scale})
+        root = generate_synthetic_nuscenes(tmp_path / str(scale), config, progress=False).root
+        tables[scale] = {name: (root / VERSION / f'{name}.json').read_bytes()
+                         for name in ('sample_annotation', 'instance', 'sample')}
+        widths = {sd['width'] for sd in json.loads((root / VERSION / 'sample_data.json')
+                                                   .read_bytes()) if sd['fileformat'] == 'jpg'}
+        assert widths == {round(1600 * scale)}
+    assert tables[0.05] == tables[0.1]
