@@ -14,7 +14,8 @@ __all__ = ['SyntheticNuScenesConfig', 'TRAINVAL_FIELDS', 'BENCHMARK_TRAIN_SCENES
 
 # The settings of a v1.0-trainval release only; a v1.0-mini config leaves them None.
 TRAINVAL_FIELDS = ('train_scenes', 'val_scenes', 'val_seed', 'val_samples_per_scene')
-# v1.0-trainval's default size: the benchmark release (see README, "Data that can measure").
+# v1.0-trainval's default size: the benchmark release, chosen by tools/benchmarks/trainval_size.py
+# from measured objects per scene and class (README, "A release that can measure").
 BENCHMARK_TRAIN_SCENES = 52
 BENCHMARK_VAL_SCENES = 32
 _SEED_LIMIT = 2**32  # trainval seeds are one 32-bit word each (see ``release``)

@@ -14,8 +14,8 @@ __all__ = ['SPLITS', 'LOCATION_CYCLE', 'SCENES_PER_LOG', 'split_scene_names', 'T
            'trainval_slot']
 
 SPLITS = ('train', 'val')
-# Scene k of a split is recorded in LOCATION_CYCLE[k % 6]: half in Boston, the rest over the three
-# Singapore locations, roughly the real release's share (Boston about 55%).
+# Scene k of a split is recorded in LOCATION_CYCLE[k % 6]: half in Boston (one map, as in the real
+# release), the other half over the three Singapore maps.
 LOCATION_CYCLE = ('boston-seaport', 'singapore-onenorth', 'boston-seaport',
                   'singapore-queenstown', 'boston-seaport', 'singapore-hollandvillage')
 SCENES_PER_LOG = 10
