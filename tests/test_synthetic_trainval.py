@@ -118,6 +118,24 @@ def test_scenes_of_a_log_never_overlap_and_a_location_keeps_its_scenes_apart(nus
     assert shared_log == 1
 
 
+def test_every_drive_lies_on_its_locations_map_mask(nusc):
+    """The devkit's map mask of each location holds every ego pose of its scenes, train and
+    val, on their separate grid cells."""
+    checked = 0
+    for scene in nusc.scene:
+        log = nusc.get('log', scene['log_token'])
+        mask = nusc.get('map', log['map_token'])['mask']
+        token = scene['first_sample_token']
+        while token:
+            sample = nusc.get('sample', token)
+            sd = nusc.get('sample_data', sample['data']['LIDAR_TOP'])
+            x, y = nusc.get('ego_pose', sd['ego_pose_token'])['translation'][:2]
+            assert mask.is_on_mask(x, y)[0], (scene['name'], x, y)
+            checked += 1
+            token = sample['next']
+    assert checked == 12
+
+
 def test_logs_over_the_whole_trainval_plan():
     """The largest release's plan (700 + 150 scenes): unique names and logs, one split and
     location per log, non-overlapping times in every log, distinct places per location, all
@@ -433,3 +451,29 @@ def test_annotations_do_not_depend_on_the_image_scale(tmp_path):
                                                    .read_bytes()) if sd['fileformat'] == 'jpg'}
         assert widths == {round(1600 * scale)}
     assert tables[0.05] == tables[0.1]
+
+
+def test_trainval_size_projection_by_hand():
+    """tools/benchmarks/trainval_size.py's projection on a hand-made probe: 2 probe scenes saw
+    4 cars (2 per scene) of the 8 they placed (half); a proposed val split of 10 scenes placing
+    30 cars expects min(2 x 10, 0.5 x 30) = 15 cars, and every other class (never seen) 0."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'trainval_size', ROOT / 'tools' / 'benchmarks' / 'trainval_size.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    zero = {c: 0 for c in module.CLASS_NAMES}
+    probe = dict(seconds_per_sample=0.5, physical={'s1': {**zero, 'car': 3},
+                                                   's2': {**zero, 'car': 1}})
+    probe_placed = {'train': {'s1': module.Counter(car=5)}, 'val': {'s2': module.Counter(car=3)}}
+    proposed = {'train': {f't{i}': module.Counter(car=3) for i in range(40)},
+                'val': {f'v{i}': module.Counter(car=3) for i in range(10)}}
+    result = module.project(probe, probe_placed, proposed, dict(train=10, val=4))
+    val = result['splits']['val']
+    assert result['rate_per_scene']['car'] == 2.0 and result['seen_share']['car'] == 0.5
+    assert (val['by_rate']['car'], val['by_placement']['car'], val['expected_total']) == (
+        20.0, 15.0, 15)
+    assert result['splits']['train']['expected_total'] == 60  # min(2 x 40, 0.5 x 120)
+    assert val['scenes_for_15_each']['car'] == 8 and val['scenes_for_15_each']['bus'] is None
+    assert result['meets_targets'] == dict(train=False, val=False)
+    assert result['expected_generation_minutes'] == round((400 + 40) * 0.5 / 60, 1)
