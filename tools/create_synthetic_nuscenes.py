@@ -1,4 +1,4 @@
-"""Writes a synthetic nuScenes v1.0-mini release (tables, LiDAR sweeps, camera images, maps).
+"""Writes a synthetic nuScenes release (tables, LiDAR sweeps, camera images, maps).
 
     python tools/create_synthetic_nuscenes.py --out data/nuscenes --samples-per-scene 20 \\
         --image-scale 0.25 --seed 0 [--sweeps-per-sample 3] [--city-layout mixed] \\
@@ -7,16 +7,23 @@
 By default every scene draws its own street style from the seed (layout, clutter density in the
 range, palette); a style flag given a single value pins every scene to it.
 
-The result is read by the nuScenes devkit and mmdet3d's converter like the real v1.0-mini:
+The default release is v1.0-mini (its 10 scenes). ``--version v1.0-trainval`` writes the first
+``--train-scenes`` of the devkit's train list and the first ``--val-scenes`` of its val list, the
+val scenes drawn from the world ``--val-seed`` (default: --seed + 1), with
+``--val-samples-per-scene`` key frames (default: --samples-per-scene).
 
-    python tools/create_data.py --root data/nuscenes --version v1.0-mini
+The result is read by the nuScenes devkit and mmdet3d's converter like the real release:
+
+    python tools/create_data.py --root data/nuscenes --version v1.0-mini   # or v1.0-trainval
 """
 import argparse
 import re
 from typing import List, Optional, Tuple, Union
 
-from simdistill.datasets.synthetic_nuscenes import (SyntheticNuScenesConfig,
+from simdistill.datasets.synthetic_nuscenes import (VERSIONS, SyntheticNuScenesConfig,
                                                     generate_synthetic_nuscenes)
+from simdistill.datasets.synthetic_nuscenes.config import (BENCHMARK_TRAIN_SCENES,
+                                                           BENCHMARK_VAL_SCENES)
 
 # Config field -> command-line flag, to word errors in the user's terms.
 FLAGS = {
@@ -28,6 +35,11 @@ FLAGS = {
     'city_layout': '--city-layout',
     'clutter_density': '--clutter-density',
     'colour_palette': '--colour-palette',
+    'version': '--version',
+    'train_scenes': '--train-scenes',
+    'val_scenes': '--val-scenes',
+    'val_seed': '--val-seed',
+    'val_samples_per_scene': '--val-samples-per-scene',
 }
 
 
@@ -84,6 +96,29 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.colour_palette,
         help='paints of vehicles and clothes, colours of facades: standard, pastel or mixed '
         '(each scene draws one)')
+    parser.add_argument(
+        '--version',
+        default=defaults.version,
+        help=f'release to write: {" or ".join(VERSIONS)} (default: {defaults.version})')
+    parser.add_argument(
+        '--train-scenes',
+        type=int,
+        help='v1.0-trainval: scenes of the devkit\'s train list to write (default: '
+        f'{BENCHMARK_TRAIN_SCENES}, at most 700)')
+    parser.add_argument(
+        '--val-scenes',
+        type=int,
+        help='v1.0-trainval: scenes of its val list to write (default: '
+        f'{BENCHMARK_VAL_SCENES}, at most 150)')
+    parser.add_argument(
+        '--val-seed',
+        type=int,
+        help='v1.0-trainval: world seed of the val scenes (default: --seed + 1; must differ '
+        'from --seed)')
+    parser.add_argument(
+        '--val-samples-per-scene',
+        type=int,
+        help='v1.0-trainval: key frames per val scene (default: --samples-per-scene)')
     parser.add_argument(
         '--force', action='store_true', help='replace --out if it exists and is not empty')
     parser.add_argument('--no-progress', action='store_true', help='hide the progress bar')

@@ -30,9 +30,28 @@ INFO_FILES = ('nuscenes_infos_train.pkl', 'nuscenes_infos_val.pkl')
 STAGING_PREFIX = '.nuscenes-infos-'
 
 
+# mmdet3d's script makes v1.0-trainval infos only as the first half of `--version v1.0`, whose
+# second half converts v1.0-test (and fails where there is none, as in the synthetic release;
+# `--version v1.0-trainval` would ask for 'v1.0-trainval-trainval'). This runs that first half
+# alone: the script's own nuscenes_data_prep, after what its __main__ block does first.
+_TRAINVAL_DRIVER = """
+import runpy, sys
+from mmengine.registry import init_default_scope
+script, max_sweeps = sys.argv[1], int(sys.argv[2])
+sys.argv = [script, 'nuscenes']  # the script parses its arguments on import
+tool = runpy.run_path(script)  # not as __main__: defines, converts nothing
+init_default_scope('mmdet3d')
+tool['nuscenes_data_prep'](root_path='./data/nuscenes', info_prefix='nuscenes',
+                           version='v1.0-trainval', dataset_name='NuScenesDataset',
+                           out_dir='./data/nuscenes', max_sweeps=max_sweeps)
+"""
+
+
 def converter_command(version: str, max_sweeps: int) -> List[str]:
     """The converter's command line, to run from the folder holding ``data/nuscenes``."""
     script = mmdet3d_tool('create_data.py')
+    if version == 'v1.0-trainval':
+        return [sys.executable, '-c', _TRAINVAL_DRIVER, script, str(max_sweeps)]
     return [
         sys.executable, script, 'nuscenes', '--root-path', './data/nuscenes', '--out-dir',
         './data/nuscenes', '--extra-tag', 'nuscenes', '--version', version, '--max-sweeps',

@@ -1,5 +1,7 @@
 """Synthetic nuScenes: a faithful v1.0-mini release (the 13 tables, LiDAR sweeps, six cameras,
-map masks) simulated from a seed, so the nuScenes pipeline runs without the real data.
+map masks) simulated from a seed, so the nuScenes pipeline runs without the real data; or a
+larger v1.0-trainval release (``release``: scene names from the devkit's train and val lists,
+the val scenes drawn from their own world seed).
 
 Each scene is a street (``layout``: roads, lanes, crossings, sidewalks; ``background``:
 kerbs, buildings, trees, poles, signs, bins, parked dumpsters) with the ten classes built from
@@ -14,8 +16,9 @@ Example::
     from simdistill.datasets import SyntheticNuScenesConfig, generate_synthetic_nuscenes
     generate_synthetic_nuscenes('data/nuscenes', SyntheticNuScenesConfig(seed=0))
 """
-from .catalog import SCENES, VERSION
+from .catalog import SCENES, VERSION, VERSIONS
 from .config import SyntheticNuScenesConfig
+from .release import ScenePlan, plan_release
 from .rig import CAMERA_CHANNELS, LIDAR_CHANNEL
 from .scene import SceneWorld, simulate_scene
 from .taxonomy import CLASS_NAMES, OBJECT_CLASSES
@@ -24,5 +27,5 @@ from .writer import GenerationSummary, generate_synthetic_nuscenes
 __all__ = [
     'SyntheticNuScenesConfig', 'generate_synthetic_nuscenes', 'GenerationSummary',
     'simulate_scene', 'SceneWorld', 'SCENES', 'VERSION', 'CAMERA_CHANNELS', 'LIDAR_CHANNEL',
-    'CLASS_NAMES', 'OBJECT_CLASSES'
+    'CLASS_NAMES', 'OBJECT_CLASSES', 'VERSIONS', 'ScenePlan', 'plan_release'
 ]

@@ -1,12 +1,19 @@
-"""Embedded release layout: the v1.0-mini scene names, their logs and the map locations."""
+"""Embedded release layout: the v1.0-mini scene names, their logs and the map locations (the
+v1.0-trainval layout is ``trainval``'s)."""
 from dataclasses import dataclass
 from datetime import datetime
 
 __all__ = [
-    'VERSION', 'LogSpec', 'LOGS', 'SCENES', 'LOCATIONS', 'log_start_us', 'scene_start_xy'
+    'VERSION', 'MINI_VERSION', 'TRAINVAL_VERSION', 'VERSIONS', 'LogSpec', 'LOGS', 'SCENES',
+    'MINI_VAL', 'LOCATIONS', 'KEY_FRAME_INTERVAL_US', 'log_start_us', 'scene_start_xy',
+    'location_xy', 'log_offset_s'
 ]
 
-VERSION = 'v1.0-mini'
+MINI_VERSION = 'v1.0-mini'
+TRAINVAL_VERSION = 'v1.0-trainval'
+VERSIONS = (MINI_VERSION, TRAINVAL_VERSION)
+VERSION = MINI_VERSION  # the default release
+KEY_FRAME_INTERVAL_US = 500_000  # key frames at 2 Hz
 
 
 @dataclass(frozen=True)
@@ -60,10 +67,12 @@ SCENES = (
     ('scene-1094', 6),
     ('scene-1100', 6),
 )
+MINI_VAL = ('scene-0103', 'scene-0916')  # the devkit's mini_val; the other 8 are mini_train
 
 # Location -> global (x, y) of its first drive in metres: like the real maps, poses lie a few
-# hundred metres from the map origin. The scenes of one location are SCENE_SPACING apart along x,
-# so that what their sensors see and their map masks never overlap.
+# hundred metres from the map origin. The scenes of one location sit on a grid of SCENE_SPACING
+# cells, GRID_COLUMNS along x (v1.0-mini needs one row), so that what their sensors see and their
+# map masks never overlap.
 LOCATIONS = {
     'singapore-onenorth': (215.0, 205.0),
     'boston-seaport': (205.0, 215.0),
@@ -71,14 +80,30 @@ LOCATIONS = {
     'singapore-hollandvillage': (200.0, 200.0),
 }
 SCENE_SPACING = 450.0  # m
+GRID_COLUMNS = 8
+
+
+def location_xy(location: str, cell: int) -> tuple:
+    """Nominal global (x, y) in metres of grid cell ``cell`` (0, 1, ...) of ``location``."""
+    x, y = LOCATIONS[location]
+    return x + SCENE_SPACING * (cell % GRID_COLUMNS), y + SCENE_SPACING * (cell // GRID_COLUMNS)
 
 
 def scene_start_xy(scene_index: int) -> tuple:
-    """Nominal global (x, y) of the ego at the start of scene ``scene_index`` (metres)."""
+    """Nominal global (x, y) of the ego at the start of v1.0-mini scene ``scene_index``
+    (metres): the next free cell of its location."""
     location = LOGS[SCENES[scene_index][1]].location
     rank = sum(1 for _, log in SCENES[:scene_index] if LOGS[log].location == location)
-    x, y = LOCATIONS[location]
-    return x + SCENE_SPACING * rank, y
+    return location_xy(location, rank)
+
+
+def log_offset_s(slot: int, samples_per_scene: int) -> float:
+    """Nominal start (s after the log's start) of the ``slot``-th scene of a log whose scenes
+    have ``samples_per_scene`` key frames: each scene ends at least 20 s before the next begins
+    (the scene's own start adds up to 1 s), so scenes of one log never overlap in time."""
+    scene_length_s = (samples_per_scene - 1) * KEY_FRAME_INTERVAL_US * 1e-6
+    gap_s = max(40.0, scene_length_s + 20.0)
+    return 60 + slot * gap_s
 
 
 def log_start_us(log: LogSpec) -> int:

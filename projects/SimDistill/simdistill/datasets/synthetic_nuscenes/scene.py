@@ -2,17 +2,18 @@
 import dataclasses
 from collections import Counter
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Tuple, Union
 
 import numpy as np
 
 from .background import build_background
 from .boxes import BoxState
-from .catalog import LOGS, SCENES, LogSpec, log_start_us, scene_start_xy
+from .catalog import KEY_FRAME_INTERVAL_US, LogSpec, log_start_us
 from .config import SyntheticNuScenesConfig
 from .geometry import RigidTransform, quaternion_from_yaw
 from .layout import StreetLayout, build_layout
 from .placement import ObjectTrack, clear_ego_path, place_objects
+from .release import ScenePlan, plan_release
 from .shapes import build_shape
 from .solids import Solids, concatenate_solids
 from .style import SceneStyle, draw_scene_style
@@ -20,20 +21,26 @@ from .taxonomy import OBJECT_CLASSES
 from .trajectory import EgoTrajectory, sample_ego_motion
 
 __all__ = [
-    'SceneWorld', 'simulate_scene', 'scene_rng', 'scene_style', 'KEY_FRAME_INTERVAL_US',
-    'ANNOTATION_RANGE'
+    'SceneWorld', 'simulate_scene', 'scene_rng', 'stream_rng', 'scene_style',
+    'KEY_FRAME_INTERVAL_US', 'ANNOTATION_RANGE'
 ]
 
-KEY_FRAME_INTERVAL_US = 500_000  # key frames at 2 Hz
 ANNOTATION_RANGE = 80.0  # m: an object is annotated from the first to the last key frame
 # at which it is this close to the ego
 
 
+def stream_rng(seed: int, world_index: int, stream: str) -> np.random.Generator:
+    """Independent random stream ``stream`` (e.g. 'world', 'lidar') of scene ``world_index`` of
+    the world ``seed``."""
+    words = [seed, world_index] + [ord(c) for c in stream]
+    return np.random.default_rng(np.random.SeedSequence(words))
+
+
 def scene_rng(config: SyntheticNuScenesConfig, scene_index: int, stream: str) -> \
         np.random.Generator:
-    """Independent random stream ``stream`` of scene ``scene_index`` (e.g. 'world', 'lidar')."""
-    words = [config.seed, scene_index] + [ord(c) for c in stream]
-    return np.random.default_rng(np.random.SeedSequence(words))
+    """Stream ``stream`` of scene ``scene_index`` of the world ``config.seed`` (every scene of
+    a v1.0-mini release, the train scenes of a v1.0-trainval one; see :meth:`SceneWorld.rng`)."""
+    return stream_rng(config.seed, scene_index, stream)
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class SceneWorld:
     """Everything that happens in one scene; times are µs since the Unix epoch.
 
     Attributes:
-        index: Position in ``SCENES``.
+        index: Position in the release (``SCENES`` for v1.0-mini).
         name: Scene name, e.g. 'scene-0061'.
         log: The drive it was recorded in.
         key_timestamps: ``(K,)`` int64 key-frame (LiDAR) timestamps.
@@ -53,6 +60,7 @@ class SceneWorld:
         layout: The streets.
         background: Everything static that is not annotated (kerbs, buildings, trees, ...).
         style: The scene's street style.
+        plan: What the release planned for it (split, world seed and index, ...).
     """
 
     index: int
@@ -66,6 +74,7 @@ class SceneWorld:
     layout: StreetLayout
     background: Solids
     style: SceneStyle
+    plan: ScenePlan
 
     def __post_init__(self) -> None:
         shapes = [obj.shape for obj in self.objects]
@@ -79,6 +88,10 @@ class SceneWorld:
         object.__setattr__(self, '_part_material', cat('materials', 0).astype(np.int64))
         object.__setattr__(self, '_part_colour', cat('colours', (0, 3)).reshape(-1, 3))
         object.__setattr__(self, '_part_pattern', cat('patterns', 0).astype(np.int64))
+
+    def rng(self, stream: str) -> np.random.Generator:
+        """The scene's random stream ``stream``, from its own world."""
+        return stream_rng(self.plan.seed, self.plan.world_index, stream)
 
     def solids(self, timestamp_us: int, boxes: BoxState = None) -> Solids:
         """Everything the sensors can hit at ``timestamp_us`` besides the ground: the objects'
@@ -128,42 +141,42 @@ class SceneWorld:
                 f'{things}')
 
 
-def _timeline(config: SyntheticNuScenesConfig, scene_index: int,
+def _timeline(config: SyntheticNuScenesConfig, plan: ScenePlan,
               rng: np.random.Generator) -> Tuple[np.ndarray, np.ndarray]:
-    name, log_index = SCENES[scene_index]
-    earlier = sum(1 for _, other in SCENES[:scene_index] if other == log_index)
-    scene_length_s = (config.samples_per_scene - 1) * KEY_FRAME_INTERVAL_US * 1e-6
-    gap_s = max(40.0, scene_length_s + 20.0)  # scenes of one log do not overlap in time
     start = (
-        log_start_us(LOGS[log_index]) + int(
-            (60 + earlier * gap_s) * 1e6) + int(rng.integers(0, 1_000_000)))
-    keys = start + KEY_FRAME_INTERVAL_US * np.arange(config.samples_per_scene, dtype=np.int64)
+        log_start_us(plan.log) + int(plan.log_offset_s * 1e6) + int(rng.integers(0, 1_000_000)))
+    keys = start + KEY_FRAME_INTERVAL_US * np.arange(plan.samples, dtype=np.int64)
     m = config.sweeps_per_sample
     offsets = np.round(KEY_FRAME_INTERVAL_US * np.arange(1, m + 1) / (m + 1)).astype(np.int64)
     sweeps = keys[:-1, None] + offsets[None]
     return keys, sweeps.reshape(len(keys) - 1, m)
 
 
-def simulate_scene(config: SyntheticNuScenesConfig, scene_index: int) -> SceneWorld:
-    """Builds scene ``scene_index`` of ``SCENES``; deterministic in (seed, scene_index) and
-    independent of the other scenes."""
-    style = scene_style(config, scene_index)
-    rng = scene_rng(config, scene_index, 'world')
-    name, log_index = SCENES[scene_index]
-    log = LOGS[log_index]
-    keys, sweeps = _timeline(config, scene_index, rng)
+def _plan(config: SyntheticNuScenesConfig, scene: Union[int, ScenePlan]) -> ScenePlan:
+    return scene if isinstance(scene, ScenePlan) else plan_release(config)[scene]
+
+
+def simulate_scene(config: SyntheticNuScenesConfig, scene: Union[int, ScenePlan]) -> SceneWorld:
+    """Builds a scene of the release: ``scene`` is its position in the release (``SCENES`` for
+    v1.0-mini) or its plan. Deterministic in (world seed, world index, its place, time and
+    length) and independent of the other scenes."""
+    plan = _plan(config, scene)
+    style = scene_style(config, plan)
+    rng = stream_rng(plan.seed, plan.world_index, 'world')
+    log = plan.log
+    keys, sweeps = _timeline(config, plan, rng)
     duration = (len(keys) - 1) * KEY_FRAME_INTERVAL_US * 1e-6
-    start_xy = np.asarray(scene_start_xy(scene_index)) + rng.uniform(-40.0, 40.0, 2)
+    start_xy = np.asarray(plan.start_xy) + rng.uniform(-40.0, 40.0, 2)
     motion = sample_ego_motion(rng, start_xy, duration, log.drive_side)
     ego = EgoTrajectory(motion, -0.1, duration + 0.1)
-    layout = _street_layout(config, style, scene_index, motion, duration, log.drive_side)
+    layout = _street_layout(style, plan, motion, duration, log.drive_side)
     background = clear_ego_path(
         build_background(
-            scene_rng(config, scene_index, 'background'), layout,
+            stream_rng(plan.seed, plan.world_index, 'background'), layout,
             layout.to_grid(ego.position(np.arange(-0.1, duration + 0.2, 0.5))),
             style.clutter_density), ego, duration)
     objects = place_objects(rng, ego, duration, layout, background)
-    shape_rng = scene_rng(config, scene_index, 'shapes')
+    shape_rng = stream_rng(plan.seed, plan.world_index, 'shapes')
     objects = tuple(
         dataclasses.replace(
             obj,
@@ -177,24 +190,25 @@ def simulate_scene(config: SyntheticNuScenesConfig, scene_index: int) -> SceneWo
         near = np.flatnonzero(
             np.linalg.norm(obj.center(key_t)[:, :2] - ego_xy, axis=1) <= ANNOTATION_RANGE)
         spans[i] = near[0], near[-1]  # placement keeps every object within 50 m once
-    return SceneWorld(scene_index, name, log, keys, sweeps, ego, objects, spans, layout,
-                      background, style)
+    return SceneWorld(plan.index, plan.name, log, keys, sweeps, ego, objects, spans, layout,
+                      background, style, plan)
 
 
-def scene_style(config: SyntheticNuScenesConfig, scene_index: int) -> SceneStyle:
-    """Scene ``scene_index``'s street style: the settings where they pin one, else drawn from
-    the scene's own stream (so the other streams, and with every setting pinned the whole
-    scene, are as without the mix)."""
+def scene_style(config: SyntheticNuScenesConfig, scene: Union[int, ScenePlan]) -> SceneStyle:
+    """A scene's street style (``scene`` as for :func:`simulate_scene`): the settings where
+    they pin one, else drawn from the scene's own stream (so the other streams, and with every
+    setting pinned the whole scene, are as without the mix)."""
+    plan = _plan(config, scene)
     return draw_scene_style(
-        scene_rng(config, scene_index, 'style'), config.city_layout, config.clutter_density,
-        config.colour_palette)
+        stream_rng(plan.seed, plan.world_index, 'style'), config.city_layout,
+        config.clutter_density, config.colour_palette)
 
 
-def _street_layout(config: SyntheticNuScenesConfig, style: SceneStyle, scene_index: int, motion,
-                   duration: float, drive_side: int) -> StreetLayout:
+def _street_layout(style: SceneStyle, plan: ScenePlan, motion, duration: float,
+                   drive_side: int) -> StreetLayout:
     """The streets around a drive: the main road along its start, and the crossing road its
     turn (if any) ends on."""
-    rng = scene_rng(config, scene_index, 'layout')
+    rng = stream_rng(plan.seed, plan.world_index, 'layout')
     end = max(duration, motion.turn_start + motion.turn_duration) + 1.0
     drive = EgoTrajectory(motion, -0.1, end)
     origin = np.asarray(motion.start_xy)
@@ -205,6 +219,7 @@ def _street_layout(config: SyntheticNuScenesConfig, style: SceneStyle, scene_ind
     if motion.turn_angle:
         turn_end = (drive.position(motion.turn_start + motion.turn_duration) - origin) @ rot.T
     ego_lane = int(rng.integers(2)) if style.city_layout == 'downtown' else 0
+    # The ground texture's seed: distinct for every (world, scene) as world indices stay < 1009.
     return build_layout(rng, style.city_layout, style.colour_palette, drive_side,
-                        config.seed * 1009 + scene_index, origin, heading, path_uv, ego_lane,
+                        plan.seed * 1009 + plan.world_index, origin, heading, path_uv, ego_lane,
                         turn_end, int(np.sign(motion.turn_angle)))

@@ -1,6 +1,5 @@
 """Generates a whole release: simulates each scene, writes its sensor files and records, then
 moves the finished folder into place."""
-import dataclasses
 import json
 import os
 import shutil
@@ -11,17 +10,18 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from ..nuscenes_stats import SplitStats, count_objects, format_table
 from .camera import CameraRenderer, sample_lighting, save_jpeg
-from .catalog import SCENES, VERSION
 from .config import SyntheticNuScenesConfig
 from .geometry import quaternion_from_yaw
 from .lidar import LidarCaster, LidarModel, LidarScan
 from .rig import CAMERA_CHANNELS, LIDAR_CHANNEL, SensorCalibration, calibrate_rig
-from .scene import SceneWorld, scene_rng, simulate_scene
+from .release import plan_release
+from .scene import SceneWorld, simulate_scene
 from .tables import NuScenesTables, link_chain
 from .taxonomy import visibility_token
 from .tokens import TokenFactory
@@ -46,12 +46,17 @@ class GenerationSummary:
     annotations: int
     bytes: int
     seconds: float
+    splits: Tuple[SplitStats, ...] = ()
 
     def __str__(self) -> str:
-        return (f'Wrote {self.root}: {self.scenes} scenes, {self.samples} samples, '
+        text = (f'Wrote {self.root}: {self.scenes} scenes, {self.samples} samples, '
                 f'{self.lidar_files} LiDAR sweeps (key frames included), {self.images} images, '
                 f'{self.annotations} annotations of {self.instances} instances; '
                 f'{self.bytes / 2**20:.1f} MiB in {self.seconds:.1f} s')
+        if self.splits:
+            text += ('\nPer split (objects: instances with a LiDAR point, each counted once):\n'
+                     + format_table(self.splits))
+        return text
 
 
 class _Progress:
@@ -86,6 +91,7 @@ class _ReleaseBuilder:
 
     def __init__(self, root: Path, config: SyntheticNuScenesConfig) -> None:
         self.root, self.config = root, config
+        self.plans = plan_release(config)
         self.tokens = TokenFactory(config.seed)
         self.tables = NuScenesTables(self.tokens)
         self.caster = LidarCaster(LidarModel(azimuth_step_deg=config.azimuth_step_deg))
@@ -98,15 +104,21 @@ class _ReleaseBuilder:
             (self.root / 'samples' / channel).mkdir(parents=True)
         (self.root / 'sweeps' / LIDAR_CHANNEL).mkdir(parents=True)
         log_tokens: Dict[str, List[str]] = defaultdict(list)
-        for scene_index in range(len(SCENES)):
-            world = simulate_scene(self.config, scene_index)
+        for plan in self.plans:
+            world = simulate_scene(self.config, plan)
             log_token = self.tables.add_log(world.log)
             if log_token not in log_tokens[world.log.location]:
                 log_tokens[world.log.location].append(log_token)
             self.layouts[world.log.location].append(world.layout)
             self._scene(world, log_token, progress)
         self._maps(log_tokens)
-        self.tables.write(self.root / VERSION)
+        self.tables.write(self.root / self.config.version)
+
+    def split_stats(self) -> Tuple[SplitStats, ...]:
+        """Scenes, samples and physical objects per split of what was built."""
+        splits = tuple(dict.fromkeys(plan.split for plan in self.plans))
+        return count_objects(self.tables.records, splits,
+                             {plan.name: plan.split for plan in self.plans})
 
     def _maps(self, log_tokens: Dict[str, List[str]]) -> None:
         """One semantic-prior mask per location (255 on roads and sidewalks), in the devkit's
@@ -134,20 +146,20 @@ class _ReleaseBuilder:
     def _scene(self, world: SceneWorld, log_token: str, progress: _Progress) -> None:
         config, tables, tokens = self.config, self.tables, self.tokens
         calibrations = calibrate_rig(
-            scene_rng(config, world.index, 'calibration'), config.image_scale)
+            world.rng('calibration'), config.image_scale)
         cs_tokens = {
             channel: tables.add_calibrated_sensor(world.name, calib)
             for channel, calib in calibrations.items()
         }
-        lighting = sample_lighting(scene_rng(config, world.index, 'lighting'))
+        lighting = sample_lighting(world.rng('lighting'))
         renderers = {
             channel:
             CameraRenderer(calibrations[channel].sensor_to_ego, calibrations[channel].intrinsic,
                            calibrations[channel].width, calibrations[channel].height, lighting)
             for channel in CAMERA_CHANNELS
         }
-        lidar_rng = scene_rng(config, world.index, 'lidar')
-        camera_rng = scene_rng(config, world.index, 'camera')
+        lidar_rng = world.rng('lidar')
+        camera_rng = world.rng('camera')
         chains: Dict[str, List[dict]] = {channel: [] for channel in calibrations}
         samples: List[dict] = []
         annotations: Dict[int, List[dict]] = defaultdict(list)
@@ -259,7 +271,8 @@ def generate_synthetic_nuscenes(out_dir: Union[str, Path],
                                 *,
                                 force: bool = False,
                                 progress: bool = True) -> GenerationSummary:
-    """Writes a synthetic nuScenes v1.0-mini release to ``out_dir``.
+    """Writes a synthetic nuScenes release (``config.version``: v1.0-mini or v1.0-trainval) to
+    ``out_dir``.
 
     The release is built in a hidden folder next to ``out_dir`` and renamed into place only when
     complete, so an interrupted run leaves nothing at ``out_dir``.
@@ -271,7 +284,7 @@ def generate_synthetic_nuscenes(out_dir: Union[str, Path],
         progress: Show a progress bar over the samples.
 
     Returns:
-        Counts, size and duration of what was written.
+        Counts (per split too), size and duration of what was written.
 
     Raises:
         FileExistsError: ``out_dir`` is not empty and ``force`` is False.
@@ -287,13 +300,13 @@ def generate_synthetic_nuscenes(out_dir: Union[str, Path],
         os.umask(umask)
         staging.chmod(0o777 & ~umask)  # mkdtemp's folder is private; the dataroot should not be
         builder = _ReleaseBuilder(staging, config)
-        builder.build(_Progress(len(SCENES) * config.samples_per_scene, progress))
+        builder.build(_Progress(sum(plan.samples for plan in builder.plans), progress))
         with open(staging / MARKER_FILE, 'w') as f:
             json.dump(
                 {
                     'generator': 'simdistill.datasets.synthetic_nuscenes',
-                    'version': VERSION,
-                    'config': dataclasses.asdict(config)
+                    'version': config.version,
+                    'config': config.record()
                 },
                 f,
                 indent=1)
@@ -306,4 +319,4 @@ def generate_synthetic_nuscenes(out_dir: Union[str, Path],
     return GenerationSummary(target, len(records['scene']), len(records['sample']),
                              builder.lidar_files, builder.images, len(records['instance']),
                              len(records['sample_annotation']), size,
-                             time.perf_counter() - start)
+                             time.perf_counter() - start, builder.split_stats())
