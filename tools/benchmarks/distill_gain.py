@@ -40,6 +40,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.utils.atomic import atomic_path  # noqa: E402
 from simdistill.utils.metric_logs import read_nuscenes_metrics  # noqa: E402
+from simdistill.utils.release_options import release_cfg_options  # noqa: E402
 
 TEACHER = 'configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py'
 LIDAR_ONLY = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
@@ -165,19 +166,6 @@ def option_value(cfg_options: List[str], key: str) -> Optional[str]:
     return next((o.split('=', 1)[1] for o in cfg_options if o.startswith(f'{key}=')), None)
 
 
-def data_options(data_root: str, version: str) -> List[str]:
-    """``--cfg-options`` pointing every loader and evaluator at a release's info files."""
-    root = osp.join(osp.abspath(data_root), '')
-    options = []
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        options += [f'{loader}.dataset.data_root={root}',
-                    f'{loader}.dataset.metainfo.version={version}']
-    for evaluator in ('val_evaluator', 'test_evaluator'):
-        options += [f'{evaluator}.data_root={root}',
-                    f'{evaluator}.ann_file={root}nuscenes_infos_val.pkl']
-    return options
-
-
 def release_version(data_root: str) -> str:
     """The release's version: the one ``v1.0-*`` table folder in ``data_root``."""
     versions = sorted(d for d in os.listdir(data_root) if d.startswith('v1.0-')
@@ -193,6 +181,31 @@ def test_options(config: str, score_threshold: float) -> List[str]:
     model = resolved_config(config, []).model
     head = 'model.student.bbox_head' if 'student' in model else 'model.bbox_head'
     return [f'{head}.test_cfg.score_threshold={score_threshold}']
+
+
+def pretrain_options(config: str, checkpoint: str) -> List[str]:
+    """``--cfg-options`` starting a model's image backbone and neck (the student's, in a
+    distiller) from ``checkpoint``; none for a model without images."""
+    model = resolved_config(config, []).model
+    prefix = 'model.student' if 'student' in model else 'model'
+    if (model.get('student') or model).get('img_backbone') is None:
+        return []
+    return [f'{prefix}.{part}.init_cfg.checkpoint={checkpoint}'
+            for part in ('img_backbone', 'img_neck')]
+
+
+def pretrain_image_backbone(out: str, data: List[str], epochs: int) -> str:
+    """The image backbone + neck pre-trained on the benchmark's own training split (once;
+    ``tools/pretrain_image_backbone.py``), which every camera branch starts from."""
+    path = osp.join(out, 'pretrain', 'image_backbone.pth')
+    if not osp.isfile(path):
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        print(f'[distill_gain] pre-training the image backbone ({epochs} epochs)', flush=True)
+        options = [o for o in data if o.startswith('train_dataloader.dataset.')]
+        run_logged([sys.executable, 'tools/pretrain_image_backbone.py', BASELINE, '--out', path,
+                    '--epochs', str(epochs), '--cfg-options', *options],
+                   osp.join(out, 'pretrain', 'run.log'))
+    return path
 
 
 def results_file(test_dir: str) -> str:
@@ -347,31 +360,12 @@ def add_intervals(summary: dict, boots: Dict[str, list], replicates: int) -> dic
 
 
 def test_set_size(data_root: str, version: str) -> dict:
-    """Scenes, samples and physical objects (instances with a LiDAR point in some annotation
-    of a detection class, each counted once, per class too) of the evaluation split."""
-    from nuscenes import NuScenes
-    from nuscenes.eval.detection.utils import category_to_detection_name
-    from nuscenes.utils.splits import create_splits_scenes
-    nusc = NuScenes(version, data_root, verbose=False)
-    names = set(create_splits_scenes()['mini_val' if version == 'v1.0-mini' else 'val'])
-    scenes = [s for s in nusc.scene if s['name'] in names]
-    samples, objects = 0, {}
-    for scene in scenes:
-        token = scene['first_sample_token']
-        while token:
-            sample = nusc.get('sample', token)
-            samples += 1
-            for ann_token in sample['anns']:
-                ann = nusc.get('sample_annotation', ann_token)
-                cls = category_to_detection_name(ann['category_name'])
-                if cls is not None and ann['num_lidar_pts'] > 0:
-                    objects[ann['instance_token']] = cls
-            token = sample['next']
-    per_class = {}
-    for cls in objects.values():
-        per_class[cls] = per_class.get(cls, 0) + 1
-    return dict(scenes=len(scenes), samples=samples, objects=len(objects),
-                objects_per_class=dict(sorted(per_class.items())))
+    """``scenes``, ``samples`` and ``objects`` (physical objects, each counted once) of the
+    evaluation split, and ``objects_per_class``."""
+    from simdistill.datasets.nuscenes_stats import read_release_stats
+    test = read_release_stats(data_root, version)[-1]  # (train, val) or (mini_train, mini_val)
+    return dict(split=test.split, scenes=test.scenes, samples=test.samples,
+                objects=test.total_objects, objects_per_class=dict(test.objects))
 
 
 def mean_spread(values: List[float]) -> str:
@@ -486,6 +480,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                         metavar=('LIDAR_ONLY', 'FUSION'))
     parser.add_argument('--curve-epochs', type=int, nargs='*', default=[],
                         help='earlier checkpoints of the camera models to evaluate too')
+    parser.add_argument('--pretrain-epochs', type=int, default=8,
+                        help='image backbone pre-training on the training split')
     parser.add_argument('--score-threshold', type=float, default=0.0)
     parser.add_argument('--ablations', action='store_true')
     parser.add_argument('--replicates', type=int, default=1000, help='bootstrap resamples')
@@ -502,17 +498,19 @@ def main(argv: Optional[List[str]] = None) -> None:
     out = osp.abspath(args.out)
     data_root = osp.abspath(args.data_root)
     version = release_version(data_root)
-    data = data_options(data_root, version)
+    data = release_cfg_options(data_root, version)
     lidar_epochs, fusion_epochs = args.teacher_epochs
     lidar_ckpt = osp.join(out, 'runs', f'teacher_lidar_seed{args.seeds[0]}',
                           f'epoch_{lidar_epochs}.pth')
     teacher_ckpt = osp.join(out, 'runs', f'teacher_seed{args.seeds[0]}',
                             f'epoch_{fusion_epochs}.pth')
     runs = []
+    pretrained = pretrain_image_backbone(out, data, args.pretrain_epochs)
     for name, config, seed, options in plan(args.seeds, teacher_ckpt, lidar_ckpt,
                                             args.ablations):
         if args.only and name not in args.only:
             continue
+        options = pretrain_options(config, pretrained) + options
         epochs = {'teacher_lidar': lidar_epochs, 'teacher': fusion_epochs}.get(name, args.epochs)
         camera = name not in TEACHER_RUNS
         curve = args.curve_epochs if name in CAMERA_MODELS else ()
