@@ -7,7 +7,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Dict, List, Optional, Union
 
 import numpy as np
 
+from ...utils.atomic import replace_path
 from .camera import CameraRenderer, sample_lighting, save_jpeg
 from .catalog import SCENES, VERSION
 from .config import SyntheticNuScenesConfig
@@ -239,19 +239,7 @@ def _install(staging: Path, target: Path, force: bool) -> None:
     """Puts the finished ``staging`` folder at ``target``, replacing what is there (a link is
     replaced itself, never what it points to)."""
     _check_target(target, force)  # again: something may have appeared meanwhile
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    elif target.exists():
-        old = target.with_name(f'.{target.name}.old-{uuid.uuid4().hex[:8]}')
-        target.rename(old)
-        try:
-            staging.rename(target)
-        except BaseException:
-            old.rename(target)
-            raise
-        shutil.rmtree(old)
-        return
-    staging.rename(target)
+    replace_path(str(staging), str(target))  # one atomic exchange: old or new, never missing
 
 
 def generate_synthetic_nuscenes(out_dir: Union[str, Path],
