@@ -1,5 +1,12 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures, and the rule that a claim is never skipped silently.
+
+Under ``CI=true`` or ``SIMDISTILL_NO_SKIPS=1`` (``tools/run_tests.sh`` sets it) a skipped test
+fails, and so does a test module skipped at collection (``pytest.importorskip``), unless the
+test is marked ``cuda`` (it needs a CUDA device, which a CPU machine cannot give it). A test
+whose input went missing then says so instead of passing unseen.
+"""
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -7,6 +14,57 @@ import pytest
 
 if importlib.util.find_spec('simdistill') is None:  # not installed yet: test the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'projects' / 'SimDistill'))
+
+
+def skips_are_errors() -> bool:
+    """Whether this run refuses skips (``CI=true`` or ``SIMDISTILL_NO_SKIPS`` set, not 0)."""
+    return (os.environ.get('CI', '').lower() == 'true'
+            or os.environ.get('SIMDISTILL_NO_SKIPS', '0') not in ('', '0'))
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    return longrepr[2] if isinstance(longrepr, tuple) and len(longrepr) == 3 else str(longrepr)
+
+
+def _fail_the_skip(report, what: str) -> None:
+    report.outcome = 'failed'
+    report.longrepr = (f'{what} skipped ({_skip_reason(report)}), and skips are errors in this '
+                       'run (CI=true or SIMDISTILL_NO_SKIPS): only tests marked cuda may skip')
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if (report.skipped and not hasattr(report, 'wasxfail') and skips_are_errors()
+            and item.get_closest_marker('cuda') is None):
+        _fail_the_skip(report, 'test')
+
+
+_SKIPPED_MODULES = []  # (node id, reason) of modules skipped at collection
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    # A failed collect report would interrupt the whole session: the module's skip is
+    # recorded instead, and the session fails at its end (pytest_sessionfinish).
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and skips_are_errors():
+        _SKIPPED_MODULES.append((collector.nodeid, _skip_reason(report)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    for nodeid, reason in _SKIPPED_MODULES:
+        terminalreporter.write_line(
+            f'FAILED {nodeid}: skipped at collection ({reason}), and skips are errors in this '
+            'run (CI=true or SIMDISTILL_NO_SKIPS)', red=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _SKIPPED_MODULES and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 @pytest.fixture(scope='session')

@@ -57,16 +57,22 @@ def test_corrupt_point_files_load_whole_points_or_fail_clearly(folder, num_point
     path = folder / 'points.pcd.bin'
     path.write_bytes(raw)
     (folder / 'key.pcd.bin').write_bytes(np.ones((2, LOAD_DIM), np.float32).tobytes())
-    for load in (load_points, lambda p: load_sweep(folder / 'key.pcd.bin', p).tensor.numpy()):
+    for sweep in (False, True):
         try:
-            loaded = load(path)
+            if sweep:  # the key frame's 2 points, then the sweep's (identity pose, time 0)
+                loaded = load_sweep(folder / 'key.pcd.bin', path).tensor.numpy()[2:]
+            else:
+                loaded = load_points(path)
         except InputError as err:
             assert str(path) in str(err)
             continue
         # Loaded: then the file was whole finite points, and they are exactly its values.
         values = np.frombuffer(raw, np.float32)
         assert len(raw) % (4 * LOAD_DIM) == 0 and np.isfinite(values).all()
-        assert loaded.shape[1] == LOAD_DIM and len(loaded) >= 1
+        expected = values.reshape(-1, LOAD_DIM)
+        if sweep:  # the sweep loader writes the time since the key frame (0 here) in column 4
+            expected = np.concatenate([expected[:, :4], np.zeros_like(expected[:, :1])], 1)
+        np.testing.assert_array_equal(loaded, expected)
 
 
 @SETTINGS

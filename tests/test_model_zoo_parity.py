@@ -1,6 +1,7 @@
 """The paper teacher computes what mmdet3d 1.4's ``projects/BEVFusion`` computes.
 
-Reference facts come from upstream's own code (``../shared/fixtures``, see its README):
+Reference facts come from upstream's own code (``tests/data/upstream_bevfusion``, shipped
+with the tests; see its README for their provenance; ``SIMDISTILL_FIXTURES`` points elsewhere):
 
 * ``bevfusion-parity-small.pt``: a reduced-size upstream LiDAR + camera BEVFusion (seeded
   weights, BN statistics), one and two input samples and every intermediate output. Its weights
@@ -39,7 +40,8 @@ from simdistill.ops.bev_pool import bev_pool
 from simdistill.utils.state_dicts import plain_state_dict
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = Path(os.environ.get('SIMDISTILL_FIXTURES', REPO.parent / 'shared' / 'fixtures'))
+FIXTURES = Path(os.environ.get('SIMDISTILL_FIXTURES',
+                              REPO / 'tests' / 'data' / 'upstream_bevfusion'))
 PARITY = FIXTURES / 'bevfusion-parity-small.pt'
 MANIFEST = FIXTURES / 'mmdet3d-bevfusion-state-dict.json'
 TEACHER_CONFIG = REPO / 'configs/bevfusion/' \
@@ -52,9 +54,13 @@ PUBLISHED = {
 }
 REL_TOL = 3e-5
 
-pytestmark = pytest.mark.skipif(
-    not (PARITY.is_file() and MANIFEST.is_file()),
-    reason=f'upstream BEVFusion fixtures not found in {FIXTURES} (set SIMDISTILL_FIXTURES)')
+
+
+def test_the_upstream_fixtures_are_there():
+    """A missing fixture fails here (and in every test that reads it), never skips."""
+    missing = [p.name for p in (PARITY, MANIFEST, FIXTURES / 'bevfusion-parity-small.json')
+               if not p.is_file()]
+    assert not missing, f'upstream BEVFusion fixtures {missing} not found in {FIXTURES}'
 
 
 @pytest.fixture(autouse=True, scope='module')

@@ -161,6 +161,18 @@ def test_lss_with_lidar_depth_needs_points_and_uses_them():
     assert image.shape == (1, 1, 1, 32, 64)
     assert image[0, 0, 0, 16, 32] == pytest.approx(10.0) and image.count_nonzero() == 1
     assert lss(feats, cams, [torch.tensor([[10.0, 0.0, 0.0]])]).shape == (1, 3, 40, 40)
+    # The depth encoder receives exactly that depth map, and the depth distribution follows it:
+    # the same image features with the point at 5 m or at 10 m give different distributions.
+    lss.eval()
+    seen = []
+    lss.dtransform.register_forward_hook(lambda module, args, out: seen.append(args[0].clone()))
+    near, _ = lss.depth_and_context(feats, cams, [torch.tensor([[5.0, 0.0, 0.0]])])
+    far, _ = lss.depth_and_context(feats, cams, [torch.tensor([[10.0, 0.0, 0.0]])])
+    for depth, received in ((5.0, seen[0]), (10.0, seen[1])):
+        expected = torch.zeros(1, 1, 32, 64)
+        expected[0, 0, 16, 32] = depth
+        assert torch.equal(received, expected)
+    assert (near - far).abs().max() > 1e-4
 
 
 def test_lss_rejects_wrong_feature_shapes():
@@ -169,7 +181,42 @@ def test_lss_rejects_wrong_feature_shapes():
         lss(torch.randn(1, 1, 4, 5, 8), forward_camera())
 
 
-def test_conv_fuser():
+def test_conv_fuser_computes_the_hand_worked_convolution():
+    """Two inputs (1 and 2 channels) concatenated in their order, a 3x3 conv with zero padding,
+    BN with its running statistics, ReLU: every output value worked out in float64 loops."""
+    fuser = BEVConvFuser([1, 2], 2).eval()
+    conv, bn = fuser[0], fuser[1]
+    weight = torch.arange(2 * 3 * 3 * 3, dtype=torch.float64).reshape(2, 3, 3, 3) % 7 - 3
+    gamma, beta = [1.0, 2.0], [0.5, -1.0]
+    mean, var = [1.0, 0.0], [4.0, 0.25]
+    with torch.no_grad():
+        conv.weight.copy_(weight)
+        for param, value in ((bn.weight, gamma), (bn.bias, beta), (bn.running_mean, mean),
+                             (bn.running_var, var)):
+            param.copy_(torch.tensor(value))
+    bn.eps = 0.0
+    a = torch.arange(12.0).reshape(1, 1, 3, 4) - 4
+    b = torch.arange(24.0).reshape(1, 2, 3, 4) % 5 - 2
+    out = fuser([a, b])
+    planes = [a[0, 0].double(), b[0, 0].double(), b[0, 1].double()]  # the concatenation
+    expected = torch.zeros(2, 3, 4, dtype=torch.float64)
+    for o in range(2):
+        for i in range(3):
+            for j in range(4):
+                total = 0.0
+                for c in range(3):
+                    for di in (-1, 0, 1):
+                        for dj in (-1, 0, 1):
+                            if 0 <= i + di < 3 and 0 <= j + dj < 4:
+                                total += weight[o, c, di + 1, dj + 1] * planes[c][i + di, j + dj]
+                value = (total - mean[o]) / var[o]**0.5 * gamma[o] + beta[o]
+                expected[o, i, j] = max(value, 0.0)
+    assert out.shape == (1, 2, 3, 4)
+    assert (expected == 0).any() and (expected > 0).any()  # ReLU has work to do
+    torch.testing.assert_close(out[0].double(), expected, rtol=0, atol=1e-5)
+
+
+def test_conv_fuser_checks_its_inputs():
     fuser = BEVConvFuser([3, 5], 7)
     out = fuser([torch.randn(2, 3, 6, 6), torch.randn(2, 5, 6, 6)])
     assert out.shape == (2, 7, 6, 6)
@@ -190,6 +237,27 @@ def load_config(path):
     cfg = Config.fromfile(path)
     drop_image_pretrain(cfg.model)
     return cfg
+
+
+def test_a_lidar_point_lights_its_own_bev_cell():
+    """The LiDAR branch of the CPU LiDAR-only model (pillars, 0.8 m cells from -51.2 m): one
+    point at (x, y) = (10.8, -20.4) m lights exactly the BEV cell at row y (38), column x
+    (77) of the (B, C, ny, nx) map; a transposed map would light row 77, column 38."""
+    cfg = load_config(osp.join(ROOT, 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_'
+                               'nus-mini-3d.py'))
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    model.eval()
+    point = torch.tensor([[10.8, -20.4, -1.0, 0.5, 0.0]])
+    data = model.data_preprocessor(
+        dict(inputs=dict(points=[point]), data_samples=[Det3DDataSample()]), False)
+    with torch.no_grad():
+        bev = model.extract_lidar_bev(data['inputs'])
+    assert bev.shape[0] == 1 and bev.shape[2:] == (128, 128)
+    lit = bev[0].abs().amax(dim=0).nonzero().tolist()
+    assert lit == [[math.floor((-20.4 + 51.2) / 0.8), math.floor((10.8 + 51.2) / 0.8)]], lit
+    assert lit == [[38, 77]]
 
 
 def test_mismatched_camera_and_lidar_grids_fail_at_build_naming_both_shapes():

@@ -88,3 +88,28 @@ def test_detectors_name_their_terms():
     with pytest.raises(ValueError, match="'raise' or 'skip'"):
         NonFiniteGuardOptimWrapper(torch.optim.SGD(nn.Linear(1, 1).parameters(), lr=0.1),
                                    on_non_finite='ignore')
+
+
+def test_the_cpu_training_configs_ship_with_the_guard_raising():
+    """Every CPU training config builds a NonFiniteGuardOptimWrapper that raises; the paper
+    configs keep AMP, whose gradient scaler drops inf/NaN-gradient steps by design while it
+    calibrates its scale."""
+    import glob
+    import os.path as osp
+    from mmengine.config import Config
+    from mmengine.optim import build_optim_wrapper
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    configs = sorted(c for c in glob.glob(osp.join(root, 'configs', '*', '*.py'))
+                     if '_base_' not in c)
+    cpu = [c for c in configs if '-cpu-' in osp.basename(c)]
+    assert len(cpu) == 5
+    for path in configs:
+        wrapper = Config.fromfile(path, import_custom_modules=False).optim_wrapper
+        if path in cpu:
+            assert wrapper.type == 'NonFiniteGuardOptimWrapper', path
+            assert wrapper.on_non_finite == 'raise', path
+            built = build_optim_wrapper(nn.Linear(2, 1), wrapper)
+            assert isinstance(built, NonFiniteGuardOptimWrapper)
+            assert built.on_non_finite == 'raise'
+        else:
+            assert wrapper.type == 'AmpOptimWrapper', path

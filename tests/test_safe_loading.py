@@ -142,3 +142,64 @@ def test_damaged_checkpoint_names_the_file(tmp_path, damage):
     with pytest.raises(CorruptFileError, match=rf"checkpoint '{path}' is truncated or not a "
                        'torch checkpoint'):
         load_checkpoint_file(str(path))
+
+
+# ---------------------------------------------------------------------------------------------
+# info files: plain data and numpy arrays only (simdistill.utils.safe_pickle)
+# ---------------------------------------------------------------------------------------------
+def same_content(a, b) -> bool:
+    """Deep equality of unpickled info content (numpy arrays and scalars by dtype and value)."""
+    import numpy as np
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(same_content(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(map(same_content, a, b))
+    if isinstance(a, (np.ndarray, np.generic)):
+        return a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    return a == b or (a != a and b != b)  # NaN floats
+
+
+def test_the_converters_info_files_load_exactly(nuscenes_infos):
+    """mmdet3d's converter output (v2 infos: numpy arrays, scalars, nested dicts) loads with
+    the restricted unpickler to exactly what plain pickle gives."""
+    import pickle
+    import pickletools
+    from simdistill.utils.safe_pickle import load_info_file
+    from test_bad_inputs import build_dataset
+    for split in ('train', 'val'):
+        path = nuscenes_infos[split]
+        with open(path, 'rb') as f:
+            raw = f.read()
+        ops = {op.name for op, _, _ in pickletools.genops(raw)}
+        assert 'GLOBAL' in ops or 'STACK_GLOBAL' in ops  # numpy objects: globals are used
+        loaded = load_info_file(path)
+        assert same_content(loaded, pickle.loads(raw)) and len(loaded['data_list']) > 0
+    dataset = build_dataset(nuscenes_infos['root'], nuscenes_infos['val'])
+    assert len(dataset) == len(load_info_file(nuscenes_infos['val'])['data_list'])
+
+
+@pytest.mark.parametrize('kind', ['payload', 'code'])
+def test_an_info_file_that_would_run_code_is_refused(tmp_path, kind):
+    import pickle
+    from simdistill.errors import UnsafeInfoFileError
+    from test_bad_inputs import build_dataset, info_sample, nuscenes_metainfo
+    marker = tmp_path / 'pwned'
+    foreign = Payload() if kind == 'payload' else WritesAFile(str(marker))
+    sample = info_sample(0)
+    sample['extra'] = foreign
+    path = tmp_path / 'infos.pkl'
+    path.write_bytes(pickle.dumps(dict(metainfo=nuscenes_metainfo(), data_list=[sample]),
+                                  protocol=2))
+    with pytest.raises(UnsafeInfoFileError) as info:
+        build_dataset(tmp_path)
+    type_name = 'test_safe_loading.Payload' if kind == 'payload' else 'io.open'
+    message = str(info.value)
+    assert isinstance(info.value, InputError)
+    assert str(path) in message and f'holds an object of type {type_name},' in message, message
+    assert not marker.exists(), 'loading the info file ran code'
+    # plain pickle would have run it: the test's file really is dangerous
+    if kind == 'code':
+        pickle.loads(path.read_bytes())
+        assert marker.exists()

@@ -266,6 +266,189 @@ def test_regression_term_uses_real_centres_only():
 
 
 # ---------------------------------------------------------------------------------------------
+# every distillation term by value, through the distiller's own loss()
+# ---------------------------------------------------------------------------------------------
+# Two samples on the CPU grid (features 128 x 128 at 0.8 m, head maps 64 x 64 at 1.6 m, both
+# from x, y = -51.2 m). Each holds one box of one cell (0.8 m square), so the mask's radius is
+# min_radius = 2 (CenterPoint's radius of a one-cell box at overlap 0.1 is 0.43 < 1). The
+# boxes sit at cell centres of rows != columns, so a transposed map or mask reads other cells.
+BOXES = (  # sample -> (x, y metres, label); label 0 = car (task 0), 1 = truck (task 1)
+    (10.8, -20.4, 0),  # feature cell (row 38, col 77); head cell (row 19, col 38)
+    (-30.0, 5.2, 1),  # feature cell (row 70, col 26); head cell (row 35, col 13)
+)
+
+
+def cell_of(x, y, cell):
+    return math.floor((y + HALF) / cell), math.floor((x + HALF) / cell)  # (row, col)
+
+
+def expected_mask(shape, cell=0.8, radius=2):
+    """The ground-truth mask in float64, from CenterPoint's Gaussian formula: exp(-(i^2 +
+    j^2) / (2 sigma^2)) at offsets |i|, |j| <= radius, sigma = (2 radius + 1) / 6."""
+    sigma = (2 * radius + 1) / 6
+    mask = torch.zeros((len(BOXES), 1) + shape, dtype=torch.float64)
+    for b, (x, y, _) in enumerate(BOXES):
+        row, col = cell_of(x, y, cell)
+        for i in range(-radius, radius + 1):
+            for j in range(-radius, radius + 1):
+                mask[b, 0, row + i, col + j] = math.exp(-(i * i + j * j) / (2 * sigma**2))
+    return mask
+
+
+def gt_samples():
+    from mmdet3d.structures import Det3DDataSample
+    samples = []
+    for x, y, label in BOXES:
+        sample = Det3DDataSample(metainfo={})
+        sample.gt_instances_3d = InstanceData(
+            bboxes_3d=LiDARInstance3DBoxes(torch.tensor([[x, y, -1.0, 0.8, 0.8, 1.5, 0.3, 0.0,
+                                                          0.0]]), box_dim=9),
+            labels_3d=torch.tensor([label]))
+        samples.append(sample)
+    return samples
+
+
+def head_layout(distiller):
+    """(per task: number of classes), {regression key: channels}, (H, W) of the head maps."""
+    head = distiller.student.bbox_head
+    common = distiller_cfg('unused').model.student.bbox_head.common_heads
+    cfg = head.train_cfg
+    size = tuple(n // cfg['out_size_factor'] for n in cfg['grid_size'][1::-1])
+    return list(head.num_classes), {k: v[0] for k, v in common.items()}, size
+
+
+def loss_with_outputs(distiller, student, teacher, s_preds):
+    """``distiller.loss`` on two samples whose teacher outputs, student BEV maps and student
+    head outputs are the given ones (the networks are replaced by these values)."""
+    distiller.teacher_outputs = lambda inputs, metas: teacher
+    distiller.student.extract_bev_features = lambda inputs, metas: dict(student, decoder=None)
+    distiller.student.bbox_head.forward = lambda feats: s_preds
+    return distiller.loss({'imgs': torch.zeros(2, 6, 3, 8, 8)}, gt_samples())
+
+
+def constant_preds(distiller, heatmap, regression):
+    counts, reg_channels, (H, W) = head_layout(distiller)
+    return tuple([dict({k: torch.full((2, c, H, W), regression) for k, c in reg_channels.items()},
+                       heatmap=torch.full((2, k, H, W), heatmap))] for k in counts)
+
+
+@pytest.fixture(scope='module')
+def valued_distiller(teacher_ckpt):
+    """The CPU distiller in eval mode, its LiDAR adapter (3x3 conv 32 -> 64, BN, ReLU) made
+    to output the channel mean of its input: conv centre taps 1/32, BN the identity."""
+    distiller = build_distiller(teacher_ckpt)
+    adapter = distiller.lidar_adapter
+    conv, bn = adapter[0], adapter[1]
+    with torch.no_grad():
+        conv.weight.zero_()
+        conv.weight[:, :, 1, 1] = 1.0 / conv.in_channels
+        bn.weight.fill_(1.0), bn.bias.zero_(), bn.running_mean.zero_(), bn.running_var.fill_(1)
+    bn.eps = 0.0
+    return distiller.eval()
+
+
+def test_feature_terms_by_value_inside_and_outside_the_box_mask(valued_distiller):
+    """Student and teacher maps differ by one amount inside each box's 5x5 mask patch and
+    another outside it; each term's value worked out in float64 from those amounts.
+
+    LiDAR (masked, weight 100): mean over (B, C, H, W) of (M (a - t))^2 = 100 d_in^2 sum(M^2)
+    / (B H W), the channels identical. Unmasked: camera (weight 1) mean of the squared
+    differences everywhere; fused (weight 1) d^2.
+    """
+    distiller = valued_distiller
+    c_cam, c_lidar = distiller.lidar_adapter.in_channels[0], distiller.lidar_adapter.out_channels
+    c_fused = distiller.student.fusion_layer.out_channels
+    shape = (128, 128)
+    mask = expected_mask(shape)
+    patch = (mask > 0).to(torch.float32)  # the 5x5 patch of each box
+    n_cells = 2 * shape[0] * shape[1]
+    # simulated LiDAR 3.0 everywhere -> adapter 3.0; teacher 2.5 in the patches, 1.0 outside
+    d_in, d_out = 0.5, 2.0
+    sim_lidar = torch.full((2, c_cam) + shape, 3.0)
+    lidar = (3.0 - d_out + (d_out - d_in) * patch).expand(-1, c_lidar, -1, -1).contiguous()
+    # camera: differences 1.0 in the patches, 0.25 outside; fused: 0.5 everywhere
+    camera_t = torch.full((2, c_cam) + shape, -1.0)
+    camera_s = camera_t + (0.25 + 0.75 * patch)
+    fused_t = torch.zeros((2, c_fused) + shape)
+    student = dict(camera_bev=camera_s, sim_lidar_bev=sim_lidar, fused_bev=fused_t + 0.5)
+    teacher = dict(camera_bev=camera_t, lidar_bev=lidar, fused_bev=fused_t,
+                   preds=constant_preds(distiller, 0.0, 0.0))
+    losses = loss_with_outputs(distiller, student, teacher, constant_preds(distiller, 0.0, 0.0))
+
+    lidar_expected = 100 * d_in**2 * float((mask**2).sum()) / n_cells
+    in_patch = float(patch.sum())  # 2 x 25 cells
+    camera_expected = (in_patch * 1.0 + (n_cells - in_patch) * 0.25**2) / n_cells
+    assert in_patch == 50
+    assert losses['loss_distill_lidar'].item() == pytest.approx(lidar_expected, rel=1e-5)
+    assert losses['loss_distill_camera'].item() == pytest.approx(camera_expected, rel=1e-5)
+    assert losses['loss_distill_fused'].item() == pytest.approx(0.25, rel=1e-6)
+    # What the region-aware term is not: the unmasked MSE, or the mask on one side only.
+    unmasked = 100 * (in_patch * d_in**2 + (n_cells - in_patch) * d_out**2) / n_cells
+    student_side = 100 * float(((3.0 * mask - lidar[:, :1].double())**2).mean())
+    for wrong in (unmasked, student_side, 2 * lidar_expected):
+        assert losses['loss_distill_lidar'].item() != pytest.approx(wrong, rel=1e-3)
+
+    # The camera term masked too (feature_masks option): M^2 times its squared differences.
+    distiller.feature_masks['camera'] = 'gt_heatmap'
+    try:
+        masked = loss_with_outputs(distiller, student, teacher, teacher['preds'])
+    finally:
+        distiller.feature_masks['camera'] = None
+    assert masked['loss_distill_camera'].item() == pytest.approx(
+        float((mask**2).sum()) / n_cells, rel=1e-5)
+    assert masked['loss_distill_lidar'].item() == pytest.approx(lidar_expected, rel=1e-5)
+
+
+def test_prediction_terms_by_value_at_real_and_padded_box_slots(valued_distiller):
+    """Heatmap QFL and box Smooth-L1 through ``loss``, against float64 formulas.
+
+    Student: heatmap logits 0 and box regressions 0 everywhere. Teacher: regressions 7 in
+    every cell (cell 0 included, where CenterHead's padded ground-truth slots point) except
+    at the two boxes' head cells in their tasks: 0.5 (car, task 0) and 0.05 (truck, task 1);
+    heatmap logits -3 except 2 at each box's cell and class.
+
+    Smooth-L1 (beta 1/9): |d| - beta / 2 for |d| >= beta, else d^2 / (2 beta); mean over the
+    task's real boxes x 10 channels, summed over tasks, weight 0.25. QFL (beta 2) of logit
+    l against probability p: BCE(l, p) |sigmoid(l) - p|^2, summed over a task's classes,
+    averaged over its cells, summed over tasks, weight 0.25.
+    """
+    distiller = valued_distiller
+    counts, reg_channels, (H, W) = head_layout(distiller)
+    s_preds = constant_preds(distiller, 0.0, 0.0)
+    t_preds = constant_preds(distiller, -3.0, 7.0)
+    diffs = (0.5, 0.05)
+    for b, ((x, y, label), d) in enumerate(zip(BOXES, diffs)):
+        row, col = cell_of(x, y, 1.6)
+        task = label  # car is task 0's only class, truck task 1's first
+        for key in reg_channels:
+            t_preds[task][0][key][b, :, row, col] = d
+        t_preds[task][0]['heatmap'][b, 0, row, col] = 2.0
+    feats = dict(camera_bev=torch.zeros(2, 32, 128, 128), sim_lidar_bev=torch.zeros(
+        2, 32, 128, 128), fused_bev=torch.zeros(2, 64, 128, 128))
+    teacher = dict(camera_bev=feats['camera_bev'], lidar_bev=torch.zeros(2, 64, 128, 128),
+                   fused_bev=feats['fused_bev'], preds=t_preds)
+    losses = loss_with_outputs(distiller, feats, teacher, s_preds)
+
+    beta = 1 / 9
+    smooth_l1 = lambda d: d - beta / 2 if d >= beta else d * d / (2 * beta)  # noqa: E731
+    reg_expected = 0.25 * (smooth_l1(0.5) + smooth_l1(0.05))  # one box per task, mean over C
+    assert losses['loss_distill_reg'].item() == pytest.approx(reg_expected, rel=1e-5)
+
+    def qfl(logit, p):
+        s = 1 / (1 + math.exp(-logit))
+        return -(p * math.log(s) + (1 - p) * math.log(1 - s)) * abs(s - p)**2
+
+    sig = lambda v: 1 / (1 + math.exp(-v))  # noqa: E731
+    heat_expected = 0.0
+    for task, k in enumerate(counts):
+        boxes_here = sum(1 for _, _, label in BOXES if label == task)
+        cells = 2 * H * W
+        total = (cells * k - boxes_here) * qfl(0.0, sig(-3.0)) + boxes_here * qfl(0.0, sig(2.0))
+        heat_expected += 0.25 * total / cells
+    assert losses['loss_distill_heatmap'].item() == pytest.approx(heat_expected, rel=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------
 # the distiller
 # ---------------------------------------------------------------------------------------------
 def test_distiller_loads_the_teacher_strictly_and_keeps_it_out_of_everything(teacher_ckpt):

@@ -2,8 +2,13 @@
 # 0.01, clip 35), linear warm-up then cosine decay, validation at the end.
 max_epochs = 12
 lr = 2e-3
+# Non-finite losses and gradients stop training, naming the iteration and the loss term
+# (simdistill's NonFiniteGuardOptimWrapper; under DDP all ranks stop at that step). 'raise',
+# not 'skip': here a NaN has meant a bug or a divergence, which skipping would hide and repeat;
+# fix it and --resume from the last checkpoint ('skip' drops such steps with a warning).
 optim_wrapper = dict(
-    type='OptimWrapper',
+    type='NonFiniteGuardOptimWrapper',
+    on_non_finite='raise',
     optimizer=dict(type='AdamW', lr=lr, weight_decay=0.01),
     clip_grad=dict(max_norm=35, norm_type=2))
 param_scheduler = [

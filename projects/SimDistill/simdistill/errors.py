@@ -44,5 +44,9 @@ class UnsafeCheckpointError(InputError, pickle.UnpicklingError):
     """A checkpoint holds an object outside the weights-only allow-list."""
 
 
+class UnsafeInfoFileError(InputError, pickle.UnpicklingError):
+    """An info pkl holds an object outside what mmdet3d's converter writes."""
+
+
 class ResultsFileError(InputError, ValueError):
     """A detection results file the nuScenes devkit cannot evaluate."""

@@ -1,20 +1,21 @@
 """mmdet3d's nuScenes dataset with its inputs checked: data root, info file, cameras.
 
-mmdet3d reads whatever info pkl it is given: an mmdet3d 0.x file fails with "Annotation must
-have data_list and metainfo keys" (no file named), another dataset's file parses with wrong
-keys or silently maps every box to no class, and a sample that lost a camera reaches the model
-with five images. :class:`CheckedNuScenesDataset` raises :mod:`simdistill.errors` instead,
-naming the file, the key and the sample.
+mmdet3d reads whatever info pkl it is given, with plain pickle (so a crafted file runs its
+code), an mmdet3d 0.x file fails with "Annotation must have data_list and metainfo keys" (no
+file named), another dataset's file parses with wrong keys or silently maps every box to no
+class, and a sample that lost a camera reaches the model with five images.
+:class:`CheckedNuScenesDataset` reads the info file with the restricted unpickler of
+:mod:`simdistill.utils.safe_pickle` and raises :mod:`simdistill.errors` instead, naming the
+file, the key and the sample.
 """
 import os.path as osp
-from typing import List, Optional, Union
+from typing import Any, List, Optional, Union
 
-import mmengine
 from mmdet3d.datasets import NuScenesDataset
 from mmdet3d.registry import DATASETS
 
-from ..errors import (CorruptFileError, InfoFileError, InputError, MissingFileError,
-                      SampleLayoutError)
+from ..errors import InfoFileError, MissingFileError, SampleLayoutError
+from ..utils.safe_pickle import load_info_file
 from .transforms.random_streams import IsolatedRandomCompose
 
 
@@ -25,20 +26,12 @@ def check_data_root(data_root: Optional[str], key: str = 'data_root') -> None:
                                f'with --cfg-options {key}=...)')
 
 
-def info_layout_problem(path: str) -> Optional[str]:
-    """What is wrong with the top level of an info pkl, or None if it is mmdet3d 1.x's.
+def info_layout_problem(infos: Any) -> Optional[str]:
+    """What is wrong with the top level of a loaded info pkl, or None if it is mmdet3d 1.x's.
 
     mmdet3d 1.x infos are ``{'metainfo': dict, 'data_list': list}``; 0.x infos were
     ``{'infos': list, 'metadata': dict}`` (or a bare list).
-
-    Raises:
-        CorruptFileError: the file does not unpickle (truncated, or not a pickle).
     """
-    try:
-        infos = mmengine.load(path)
-    except Exception as err:  # EOFError, UnpicklingError, ValueError, ... of a damaged pickle
-        raise CorruptFileError(f'info file {path} does not load as a pickle (truncated?): '
-                               f'{type(err).__name__}: {err}') from err
     if isinstance(infos, dict) and isinstance(infos.get('metainfo'), dict) and isinstance(
             infos.get('data_list'), list):
         return None
@@ -66,6 +59,8 @@ class CheckedNuScenesDataset(NuScenesDataset):
 
     Raises:
         MissingFileError: ``data_root`` or ``ann_file`` does not exist.
+        UnsafeInfoFileError: the info file holds an object other than plain data and numpy
+            arrays (refused before any of it is built or run).
         CorruptFileError: the info file does not unpickle.
         InfoFileError: the info file has another layout (mmdet3d 0.x) or is of another dataset
             (its ``metainfo.dataset`` is not ``'nuscenes'``, or it lacks a configured class).
@@ -82,16 +77,18 @@ class CheckedNuScenesDataset(NuScenesDataset):
         check_data_root(self.data_root)
         if not osp.isfile(self.ann_file):
             raise MissingFileError(f'info file (ann_file) not found: {self.ann_file}')
-        try:
-            data_list = super().load_data_list()
-        except InputError:
-            raise
-        except Exception as err:  # mmengine's layout checks, or a damaged pickle
-            problem = info_layout_problem(self.ann_file)
-            if problem is None:
-                raise
-            raise InfoFileError(f'info file {self.ann_file} {problem}') from err
+        # mmengine's BaseDataset.load_data_list, reading through the restricted unpickler
+        annotations = load_info_file(self.ann_file)
+        problem = info_layout_problem(annotations)
+        if problem is not None:
+            raise InfoFileError(f'info file {self.ann_file} {problem}')
+        for key, value in annotations['metainfo'].items():
+            self._metainfo.setdefault(key, value)
         self.check_metainfo()  # also when data_list is empty (parse_data_info never ran)
+        data_list = []
+        for raw_info in annotations['data_list']:
+            info = self.parse_data_info(raw_info)
+            data_list.extend(info if isinstance(info, list) else [info])
         return data_list
 
     def check_metainfo(self) -> None:

@@ -9,12 +9,19 @@ untouched, a warning naming the same). The loss terms are named by the detectors
 the check works the same under DDP (whose ``train_step`` calls the module's ``parse_losses``
 and the wrapper's ``update_params``, not the module's ``train_step``).
 
+Under DDP every rank takes the same branch: whether the loss is finite is all-reduced (one
+integer per step) before backward, so a loss that is non-finite on one rank only stops or skips
+the step on all of them. Without that, the rank that skipped backward would leave the others
+waiting in DDP's gradient all-reduce (or pair their all-reduces with its next step's). The
+gradients need no such vote: DDP has already averaged them, NaN included, on every rank.
+
     optim_wrapper = dict(type='NonFiniteGuardOptimWrapper', on_non_finite='skip',
                          optimizer=..., clip_grad=...)
 """
 from typing import Dict, List, Optional, Tuple
 
 import torch
+import torch.distributed as dist
 from mmengine.logging import MessageHub, print_log
 from mmengine.optim import OptimWrapper
 from mmengine.registry import OPTIM_WRAPPERS
@@ -33,6 +40,22 @@ class NamesNonFiniteLosses:
                if name != 'loss' and not bool(torch.isfinite(value).all())]
         MessageHub.get_current_instance().update_info(TERMS_KEY, bad)
         return loss, log_vars
+
+
+def finite_on_every_rank(loss: Tensor) -> bool:
+    """Whether ``loss`` is finite on this rank and, under torch.distributed, on every rank.
+
+    Args:
+        loss: this rank's total loss (any shape).
+
+    Returns:
+        bool: the same answer on every rank (a MIN all-reduce of one int32 on the loss's
+        device, when a process group of more than one rank is initialised).
+    """
+    finite = torch.isfinite(loss.detach()).all().to(torch.int32).reshape(1)
+    if dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1:
+        dist.all_reduce(finite, op=dist.ReduceOp.MIN)
+    return bool(finite.item())
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -57,7 +80,11 @@ class NonFiniteGuardOptimWrapper(OptimWrapper):
 
     def update_params(self, loss: Tensor, step_kwargs: Optional[Dict] = None,
                       zero_kwargs: Optional[Dict] = None) -> None:
-        if not bool(torch.isfinite(loss).all()):
+        if not finite_on_every_rank(loss):
+            if bool(torch.isfinite(loss).all()):
+                self._non_finite('non-finite loss on another rank (this rank\'s loss is '
+                                 f'{float(loss.detach().float().sum())})')
+                return
             hub = MessageHub.get_current_instance()
             terms = hub.get_info(TERMS_KEY) or ['loss']
             self._non_finite(f'non-finite loss ({", ".join(terms)} = '

@@ -22,7 +22,7 @@ import tempfile
 from typing import Dict, List
 
 from ..errors import MissingFileError
-from .atomic import remove_stale_temporaries
+from .atomic import remove_stale_temporaries, replace_path
 from .mmdet3d_tools import mmdet3d_tool, mmdet3d_tools_root
 
 INFO_FILES = ('nuscenes_infos_train.pkl', 'nuscenes_infos_val.pkl')
@@ -125,17 +125,10 @@ def staging_root(data_root: str, workdir: str) -> str:
 
 def install_outputs(staged: str, data_root: str) -> None:
     """Renames what the converter wrote in ``staged`` (files and new folders, not the links)
-    into ``data_root``, each file atomically: the GT database folder first, the info files
-    last, so a reader never finds new infos beside an old GT database."""
+    into ``data_root``, each in one step (:func:`replace_path`: a folder replaces a folder by
+    an atomic exchange): the GT database folder first, the info files last, so a reader never
+    finds new infos beside an old GT database."""
     outputs = [n for n in os.listdir(staged) if not osp.islink(osp.join(staged, n))]
     order = lambda n: (n in INFO_FILES, not osp.isdir(osp.join(staged, n)))  # noqa: E731
     for name in sorted(outputs, key=order):
-        src, dst = osp.join(staged, name), osp.join(data_root, name)
-        if osp.isdir(src) and osp.isdir(dst):  # a folder cannot replace a folder in one step
-            remove_stale_temporaries(data_root, f'.{name}.old-')
-            old = tempfile.mkdtemp(prefix=f'.{name}.old-{os.getpid()}.', dir=data_root)
-            os.replace(dst, osp.join(old, name))
-            os.replace(src, dst)
-            shutil.rmtree(old)
-        else:
-            os.replace(src, dst)
+        replace_path(osp.join(staged, name), osp.join(data_root, name))

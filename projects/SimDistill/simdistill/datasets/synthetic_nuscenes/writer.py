@@ -6,7 +6,6 @@ import shutil
 import sys
 import tempfile
 import time
-import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
+from ...utils.atomic import replace_path
 from ..nuscenes_stats import SplitStats, count_objects, format_table
 from .camera import CameraRenderer, sample_lighting, save_jpeg
 from .config import SyntheticNuScenesConfig
@@ -251,19 +251,7 @@ def _install(staging: Path, target: Path, force: bool) -> None:
     """Puts the finished ``staging`` folder at ``target``, replacing what is there (a link is
     replaced itself, never what it points to)."""
     _check_target(target, force)  # again: something may have appeared meanwhile
-    if target.is_symlink() or target.is_file():
-        target.unlink()
-    elif target.exists():
-        old = target.with_name(f'.{target.name}.old-{uuid.uuid4().hex[:8]}')
-        target.rename(old)
-        try:
-            staging.rename(target)
-        except BaseException:
-            old.rename(target)
-            raise
-        shutil.rmtree(old)
-        return
-    staging.rename(target)
+    replace_path(str(staging), str(target))  # one atomic exchange: old or new, never missing
 
 
 def generate_synthetic_nuscenes(out_dir: Union[str, Path],
