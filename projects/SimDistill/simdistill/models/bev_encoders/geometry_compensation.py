@@ -11,10 +11,11 @@ from typing import Optional
 
 import torch
 from mmcv.cnn import ConvModule
-from mmcv.ops import MultiScaleDeformableAttention
 from mmdet3d.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
+
+from .deformable_attention import CPUKernelDeformableAttention
 
 
 def bev_reference_points(ny: int, nx: int, device: torch.device,
@@ -38,7 +39,8 @@ class DeformableGeometryCompensation(BaseModule):
     Every cell is a query with its own centre as reference point; each of ``num_heads`` heads
     samples ``num_points`` learned offsets around it (bilinearly, on the same map) and sums them
     with learned weights. Built on mmcv's ``MultiScaleDeformableAttention`` with one level (its
-    PyTorch path runs on CPU, its CUDA kernel on GPU); the attention adds the residual itself.
+    CUDA kernel on GPU; on CPU the compiled kernel of ``simdistill.ops.deformable_attention``,
+    see :class:`CPUKernelDeformableAttention`); the attention adds the residual itself.
 
     Args:
         embed_dims: channels ``C`` of the BEV map (d_model; 80 at paper size).
@@ -64,7 +66,7 @@ class DeformableGeometryCompensation(BaseModule):
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims={embed_dims} is not divisible by num_heads={num_heads}')
         self.embed_dims = embed_dims
-        self.attention = MultiScaleDeformableAttention(
+        self.attention = CPUKernelDeformableAttention(
             embed_dims=embed_dims,
             num_heads=num_heads,
             num_levels=1,

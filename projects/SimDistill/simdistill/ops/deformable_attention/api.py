@@ -4,7 +4,7 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from .extension import EXTENSION
+from . import extension
 from .function import CompiledMultiScaleDeformableAttn
 
 KERNEL_DTYPES = (torch.float32, torch.float64)
@@ -35,7 +35,7 @@ def kernel_available() -> bool:
     """Whether the compiled kernel is loaded or loads now (builds on first call; never warns or
     raises: the failure is in :func:`extension_status`)."""
     try:
-        EXTENSION.load(cuda=False)
+        extension.EXTENSION.load(cuda=False)
     except Exception:  # noqa: BLE001  any build/load failure: not available
         return False
     return True
@@ -44,7 +44,7 @@ def kernel_available() -> bool:
 def extension_status() -> dict:
     """``{'cpu': 'loaded' | 'failed: <why>' | 'not loaded', 'cuda': ...}`` (no CUDA variant
     exists: on CUDA mmcv's kernel runs)."""
-    return EXTENSION.status()
+    return extension.EXTENSION.status()
 
 
 def multi_scale_deformable_attn(value: Tensor,
@@ -88,7 +88,7 @@ def multi_scale_deformable_attn(value: Tensor,
         ``sampling_locations`` and ``attention_weights``.
     """
     if kernel_applies(value, sampling_locations, attention_weights):
-        ops = EXTENSION.load_or_fallback(cuda=False)
+        ops = extension.EXTENSION.load_or_fallback(cuda=False)
         if ops is not None:
             shapes = value_spatial_shapes.to(device='cpu', dtype=torch.long)
             return CompiledMultiScaleDeformableAttn.apply(

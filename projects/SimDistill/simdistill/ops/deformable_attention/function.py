@@ -11,8 +11,9 @@ class CompiledMultiScaleDeformableAttn(torch.autograd.Function):
 
     Inputs as :func:`~.api.multi_scale_deformable_attn` (same dtype, CPU, float32/float64),
     plus the loaded ``torch.ops`` namespace and the backward's work split (``split``: 0 auto,
-    1 by query, 2 by head; ``chunks``: query chunks per task group, 0 auto; see the kernel). Gradients flow to ``value``, ``sampling_locations`` and
-    ``attention_weights``; not twice (``once_differentiable``).
+    1 by query, 2 by head; ``chunks``: query chunks per task group, 0 auto; see the kernel).
+    Gradients flow to ``value``, ``sampling_locations`` and ``attention_weights``; not twice
+    (``once_differentiable``).
     """
 
     @staticmethod
