@@ -109,6 +109,46 @@ def test_forward_and_gradients_match_mmcv_in_float64(compiled, seed, shapes, bs,
         assert max(diffs) < 1e-10, (split, chunks, diffs)
 
 
+def reference_problem(seed):
+    """Normalised reference points ``(bs, nq, levels, 2)`` and offsets in pixels of each level
+    (up to 3 pixels, so samples also leave the map)."""
+    value, shapes, _, weights = make_problem(seed, ((4, 8), (2, 4)), bs=2, heads=3, dims=5,
+                                             queries=6, points=3, borders=False)
+    gen = torch.Generator().manual_seed(seed)
+    reference = torch.rand(2, 6, 2, 2, generator=gen, dtype=torch.float64)
+    offsets = 3 * torch.randn(2, 6, 3, 2, 3, 2, generator=gen, dtype=torch.float64)
+    return value, shapes, offsets, weights, reference
+
+
+def mmcv_from_offsets(value, shapes, offsets, weights, reference):
+    """mmcv's MultiScaleDeformableAttention: locations = reference + offsets / (W, H)."""
+    normalizer = torch.stack([shapes[..., 1], shapes[..., 0]], -1)
+    locations = reference[:, :, None, :, None, :] + offsets / normalizer[None, None, None, :,
+                                                                         None, :]
+    return multi_scale_deformable_attn_pytorch(value, shapes, locations, weights)
+
+
+@pytest.mark.parametrize('split,chunks', SPLITS)
+def test_offsets_around_reference_points_match_mmcv(compiled, split, chunks):
+    value, shapes, offsets, weights, reference = reference_problem(14)
+    grad_out = torch.randn(2, 6, 15, generator=torch.Generator().manual_seed(0),
+                           dtype=torch.float64)
+    results = []
+    for fn in (mmcv_from_offsets, lambda v, sh, o, w, r: multi_scale_deformable_attn(
+            v, sh, o, w, reference_points=r, backward_split=split, backward_chunks=chunks)):
+        inputs = [t.clone().requires_grad_() for t in (value, offsets, weights, reference)]
+        out = fn(inputs[0], shapes, *inputs[1:])
+        results.append([out.detach()] + list(torch.autograd.grad(out, inputs, grad_out)))
+    assert results[0][0].abs().max() > 0.1
+    diffs = max_differences(*results)
+    assert max(diffs) < 1e-10, diffs
+    inputs = [t.clone().requires_grad_() for t in (value, offsets, weights, reference)]
+    assert torch.autograd.gradcheck(
+        lambda v, o, w, r: multi_scale_deformable_attn(
+            v, shapes, o, w, reference_points=r, backward_split=split, backward_chunks=chunks),
+        inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
+
+
 def test_points_outside_the_map_read_zeros_and_have_zero_gradients(compiled):
     value, shapes, locations, weights = make_problem(4, ((4, 4), ), bs=1, heads=2, dims=3,
                                                      borders=False)
@@ -199,9 +239,13 @@ def test_kernel_checks_its_arguments(compiled):
     }
     for name, (args, message) in bad.items():
         with pytest.raises(RuntimeError, match=message):
-            compiled.forward(*args, out if name != 'half' else out.half())
+            compiled.forward(*args, None, out if name != 'half' else out.half())
+    with pytest.raises(RuntimeError, match=r'reference_points must be contiguous with shape '
+                       r'\[1, 3, 2, 2\]'):
+        compiled.forward(value, shapes, locations, weights, torch.zeros(1, 3, 1, 2,
+                                                                        dtype=value.dtype), out)
     with pytest.raises(RuntimeError, match='split must be'):
-        compiled.backward(out, value, shapes, locations, weights, 3, 0, None,
+        compiled.backward(out, value, shapes, locations, weights, None, 3, 0, None,
                           torch.empty_like(locations), torch.empty_like(weights))
 
 

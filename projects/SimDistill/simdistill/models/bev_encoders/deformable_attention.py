@@ -42,6 +42,21 @@ class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
             return 'mmcv_cuda'
         return 'cpu_kernel' if self.use_cpu_kernel and kernel_applies(value) else 'pytorch'
 
+    def sampling_locations(self, reference_points: Tensor, sampling_offsets: Tensor,
+                           spatial_shapes: Tensor) -> Tensor:
+        """mmcv's sampling locations: ``(bs, nq, heads, levels, points, 2)`` normalised."""
+        if reference_points.shape[-1] == 2:
+            offset_normalizer = torch.stack([spatial_shapes[..., 1], spatial_shapes[..., 0]],
+                                            -1)
+            return reference_points[:, :, None, :, None, :] \
+                + sampling_offsets / offset_normalizer[None, None, None, :, None, :]
+        if reference_points.shape[-1] == 4:
+            return reference_points[:, :, None, :, None, :2] \
+                + sampling_offsets / self.num_points \
+                * reference_points[:, :, None, :, None, 2:] * 0.5
+        raise ValueError('Last dim of reference_points must be 2 or 4, but get '
+                         f'{reference_points.shape[-1]} instead.')
+
     def forward(self,
                 query: Tensor,
                 key: Optional[Tensor] = None,
@@ -54,7 +69,9 @@ class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
                 level_start_index: Optional[Tensor] = None,
                 **kwargs) -> Tensor:
         """mmcv 2.1's ``MultiScaleDeformableAttention.forward``, line for line, except for the
-        choice of the core function (:meth:`core`). Arguments and result as there."""
+        choice of the core function (:meth:`core`) and, for the compiled kernel with 2-D
+        reference points, that the kernel forms the sampling locations itself. Arguments and
+        result as there."""
         if value is None:
             value = query
         if identity is None:
@@ -80,31 +97,27 @@ class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
         attention_weights = attention_weights.softmax(-1)
         attention_weights = attention_weights.view(bs, num_query, self.num_heads,
                                                    self.num_levels, self.num_points)
-        if reference_points.shape[-1] == 2:
-            offset_normalizer = torch.stack([spatial_shapes[..., 1], spatial_shapes[..., 0]],
-                                            -1)
-            sampling_locations = reference_points[:, :, None, :, None, :] \
-                + sampling_offsets / offset_normalizer[None, None, None, :, None, :]
-        elif reference_points.shape[-1] == 4:
-            sampling_locations = reference_points[:, :, None, :, None, :2] \
-                + sampling_offsets / self.num_points \
-                * reference_points[:, :, None, :, None, 2:] * 0.5
-        else:
-            raise ValueError('Last dim of reference_points must be 2 or 4, but get '
-                             f'{reference_points.shape[-1]} instead.')
-
         core = self.core(value)
-        if core == 'mmcv_cuda':
-            output = MultiScaleDeformableAttnFunction.apply(value, spatial_shapes,
-                                                            level_start_index,
-                                                            sampling_locations,
-                                                            attention_weights, self.im2col_step)
-        elif core == 'cpu_kernel':
-            output = multi_scale_deformable_attn(value, spatial_shapes, sampling_locations,
-                                                 attention_weights)
+        if core == 'cpu_kernel' and reference_points.shape[-1] == 2:
+            # the kernel forms reference + offset / (W, H) per sample: 2 passes over the
+            # (bs, nq, heads, levels, points, 2) locations and their memory saved
+            output = multi_scale_deformable_attn(value, spatial_shapes, sampling_offsets,
+                                                 attention_weights,
+                                                 reference_points=reference_points)
         else:
-            output = multi_scale_deformable_attn_pytorch(value, spatial_shapes,
-                                                         sampling_locations, attention_weights)
+            sampling_locations = self.sampling_locations(reference_points, sampling_offsets,
+                                                         spatial_shapes)
+            if core == 'mmcv_cuda':
+                output = MultiScaleDeformableAttnFunction.apply(
+                    value, spatial_shapes, level_start_index, sampling_locations,
+                    attention_weights, self.im2col_step)
+            elif core == 'cpu_kernel':
+                output = multi_scale_deformable_attn(value, spatial_shapes, sampling_locations,
+                                                     attention_weights)
+            else:
+                output = multi_scale_deformable_attn_pytorch(value, spatial_shapes,
+                                                             sampling_locations,
+                                                             attention_weights)
 
         output = self.output_proj(output)
         if not self.batch_first:  # back to (num_query, bs, embed_dims)

@@ -7,7 +7,8 @@
 //
 // Layouts (all contiguous; M heads, D channels per head, K keys = sum of H_l * W_l):
 //   value      (B, K, M, D)        keys of level l start at level_start[l], row-major (y, x)
-//   locations  (B, Q, M, L, P, 2)  normalised (x, y): 0 and 1 are the map's outer edges
+//   locations  (B, Q, M, L, P, 2)  normalised (x, y): 0 and 1 are the map's outer edges; or,
+//                                  with reference points (B, Q, L, 2), offsets in pixels
 //   weights    (B, Q, M, L, P)
 //   out        (B, Q, M * D)
 //
@@ -55,12 +56,10 @@ struct Taps {
   int64_t key[4];          // -1 outside the map
   scalar_t fx, fy;         // fractional position inside the tap square
 
-  // Returns false when no tap can be inside the map (also for NaN locations).
-  bool init(scalar_t x, scalar_t y, const Level& lv, const scalar_t* level_value,
+  // (ix, iy): pixel coordinates (Samples::pixel). Returns false when no tap can be inside
+  // the map (also for NaN locations).
+  bool init(scalar_t ix, scalar_t iy, const Level& lv, const scalar_t* level_value,
             int64_t key_stride, const scalar_t* zero_row) {
-    // grid_sample, align_corners=False: pixel centres sit at (i + 0.5) / size.
-    const scalar_t ix = x * scalar_t(lv.W) - scalar_t(0.5);
-    const scalar_t iy = y * scalar_t(lv.H) - scalar_t(0.5);
     // ix == -1 still has a tap at x = 0 (with weight 0, but a non-zero location gradient).
     if (!(ix >= scalar_t(-1) && ix < scalar_t(lv.W) && iy >= scalar_t(-1) &&
           iy < scalar_t(lv.H))) {
@@ -97,6 +96,35 @@ struct Taps {
     }
     return true;
   }
+};
+
+// Where the samples are: normalised locations (B, Q, M, L, P, 2), or, with reference points
+// (B, Q, L, 2), offsets in pixels of each level around them (mmcv's 2-D reference points:
+// location = reference + offset / (W, H)), so the locations are never materialised.
+template <typename scalar_t>
+struct Samples {
+  const scalar_t* locations;  // or offsets
+  const scalar_t* weights;
+  const scalar_t* reference;  // null: locations are normalised
+  int64_t L;
+
+  // Pixel coordinates of sample i (query bq, level l) as grid_sample, align_corners=False,
+  // reads them: pixel centres sit at (i + 0.5) / size.
+  void pixel(int64_t i, int64_t bq, int64_t l, const Level& lv, scalar_t& ix,
+             scalar_t& iy) const {
+    const scalar_t W = scalar_t(lv.W), H = scalar_t(lv.H);
+    if (reference == nullptr) {
+      ix = locations[2 * i] * W - scalar_t(0.5);
+      iy = locations[2 * i + 1] * H - scalar_t(0.5);
+    } else {
+      const scalar_t* r = reference + 2 * (bq * L + l);
+      ix = r[0] * W - scalar_t(0.5) + locations[2 * i];
+      iy = r[1] * H - scalar_t(0.5) + locations[2 * i + 1];
+    }
+  }
+
+  // d ix / d locations[2 * i] (and likewise for y with H).
+  scalar_t scale(int64_t size) const { return reference == nullptr ? scalar_t(size) : 1; }
 };
 
 std::vector<Level> read_levels(const at::Tensor& spatial_shapes, int64_t num_keys) {
@@ -150,8 +178,7 @@ Sizes check_inputs(const at::Tensor& value, const at::Tensor& locations,
 // the output row stays in registers); kD == 0: any s.D.
 template <typename scalar_t, int64_t kD>
 void forward_kernel(const scalar_t* value, const std::vector<Level>& levels,
-                    const scalar_t* locations, const scalar_t* weights, const Sizes& s,
-                    scalar_t* out) {
+                    const Samples<scalar_t>& sm, const Sizes& s, scalar_t* out) {
   const int64_t D = kD > 0 ? kD : s.D, row_stride = s.M * D;
   const std::vector<scalar_t> zero_row(D, scalar_t(0));
 #pragma omp parallel for num_threads(at::get_num_threads()) schedule(static)
@@ -168,11 +195,10 @@ void forward_kernel(const scalar_t* value, const std::vector<Level>& levels,
         const scalar_t* level_value = value_b + lv.start * row_stride + m * D;
         for (int64_t p = 0; p < s.P; ++p) {
           const int64_t i = first + l * s.P + p;
-          if (!taps.init(locations[2 * i], locations[2 * i + 1], lv, level_value, row_stride,
-                         zero_row.data())) {
-            continue;
-          }
-          const scalar_t a = weights[i];
+          scalar_t ix, iy;
+          sm.pixel(i, bq, l, lv, ix, iy);
+          if (!taps.init(ix, iy, lv, level_value, row_stride, zero_row.data())) continue;
+          const scalar_t a = sm.weights[i];
           const scalar_t c0 = a * taps.w[0], c1 = a * taps.w[1], c2 = a * taps.w[2],
                          c3 = a * taps.w[3];
           const scalar_t *r0 = taps.row[0], *r1 = taps.row[1], *r2 = taps.row[2],
@@ -191,8 +217,9 @@ void forward_kernel(const scalar_t* value, const std::vector<Level>& levels,
 // One sample's gradients: the weight and location gradients at index i, and (gv not null)
 // a * w_t * g added to the value gradient rows of its taps, gv + key * gv_stride.
 template <typename scalar_t, int64_t kD>
-inline void sample_backward(const Taps<scalar_t>& taps, const Level& lv, scalar_t a,
-                            const scalar_t* g, int64_t D, int64_t i, scalar_t* grad_locations,
+inline void sample_backward(const Taps<scalar_t>& taps, const Level& lv,
+                            const Samples<scalar_t>& sm, scalar_t a, const scalar_t* g,
+                            int64_t D, int64_t i, scalar_t* grad_locations,
                             scalar_t* grad_weights, scalar_t* gv, int64_t gv_stride) {
   if (kD > 0) D = kD;
   scalar_t dot0 = 0, dot1 = 0, dot2 = 0, dot3 = 0;  // <value at tap t, g>
@@ -206,11 +233,11 @@ inline void sample_backward(const Taps<scalar_t>& taps, const Level& lv, scalar_
   }
   const scalar_t fx = taps.fx, fy = taps.fy;
   grad_weights[i] = taps.w[0] * dot0 + taps.w[1] * dot1 + taps.w[2] * dot2 + taps.w[3] * dot3;
-  // d sample / d ix and d iy, with ix = x * W - 0.5, iy = y * H - 0.5
+  // d sample / d ix and d iy, then through Samples::pixel
   const scalar_t d_ix = (scalar_t(1) - fy) * (dot1 - dot0) + fy * (dot3 - dot2);
   const scalar_t d_iy = (scalar_t(1) - fx) * (dot2 - dot0) + fx * (dot3 - dot1);
-  grad_locations[2 * i] = a * scalar_t(lv.W) * d_ix;
-  grad_locations[2 * i + 1] = a * scalar_t(lv.H) * d_iy;
+  grad_locations[2 * i] = a * sm.scale(lv.W) * d_ix;
+  grad_locations[2 * i + 1] = a * sm.scale(lv.H) * d_iy;
   if (gv == nullptr) return;
   for (int t = 0; t < 4; ++t) {
     if (taps.key[t] < 0) continue;
@@ -225,8 +252,8 @@ inline void sample_backward(const Taps<scalar_t>& taps, const Level& lv, scalar_
 // row of key 0, head m (rows gv_stride apart), or is null.
 template <typename scalar_t, int64_t kD>
 inline void query_head_backward(const scalar_t* grad_out, const scalar_t* value_b,
-                                const std::vector<Level>& levels, const scalar_t* locations,
-                                const scalar_t* weights, const Sizes& s, int64_t b, int64_t q,
+                                const std::vector<Level>& levels, const Samples<scalar_t>& sm,
+                                const Sizes& s, int64_t b, int64_t q,
                                 int64_t m, const scalar_t* zero_row, scalar_t* grad_locations,
                                 scalar_t* grad_weights, scalar_t* gv, int64_t gv_stride) {
   const int64_t D = kD > 0 ? kD : s.D, row_stride = s.M * D;
@@ -239,12 +266,14 @@ inline void query_head_backward(const scalar_t* grad_out, const scalar_t* value_
     const Level& lv = levels[l];
     for (int64_t p = 0; p < s.P; ++p) {
       const int64_t i = (bqm * s.L + l) * s.P + p;
-      if (!taps.init(locations[2 * i], locations[2 * i + 1], lv,
-                     value_b + lv.start * row_stride + m * D, row_stride, zero_row)) {
+      scalar_t ix, iy;
+      sm.pixel(i, b * s.Q + q, l, lv, ix, iy);
+      if (!taps.init(ix, iy, lv, value_b + lv.start * row_stride + m * D, row_stride,
+                     zero_row)) {
         grad_weights[i] = grad_locations[2 * i] = grad_locations[2 * i + 1] = 0;
         continue;
       }
-      sample_backward<scalar_t, kD>(taps, lv, weights[i], g, D, i, grad_locations,
+      sample_backward<scalar_t, kD>(taps, lv, sm, sm.weights[i], g, D, i, grad_locations,
                                     grad_weights,
                                     gv == nullptr ? nullptr : gv + lv.start * gv_stride,
                                     gv_stride);
@@ -283,8 +312,8 @@ void sum_partials(const scalar_t* partial, const Sizes& s, int64_t chunks, bool 
 // each batch is one chunk.
 template <typename scalar_t, int64_t kD>
 void backward_by_query(const scalar_t* grad_out, const scalar_t* value,
-                       const std::vector<Level>& levels, const scalar_t* locations,
-                       const scalar_t* weights, const Sizes& s, int64_t chunks,
+                       const std::vector<Level>& levels, const Samples<scalar_t>& sm,
+                       const Sizes& s, int64_t chunks,
                        scalar_t* grad_value, scalar_t* grad_locations, scalar_t* grad_weights) {
   const int64_t row_stride = s.M * s.D, KMD = s.K * row_stride;
   const int64_t per_chunk = (s.Q + chunks - 1) / chunks;
@@ -300,9 +329,8 @@ void backward_by_query(const scalar_t* grad_out, const scalar_t* value,
     if (gv != nullptr) std::fill(gv, gv + KMD, scalar_t(0));
     for (int64_t q = c * per_chunk; q < std::min(s.Q, (c + 1) * per_chunk); ++q) {
       for (int64_t m = 0; m < s.M; ++m) {
-        query_head_backward<scalar_t, kD>(grad_out, value + b * KMD, levels, locations,
-                                          weights, s, b, q, m, zero_row.data(),
-                                          grad_locations, grad_weights,
+        query_head_backward<scalar_t, kD>(grad_out, value + b * KMD, levels, sm, s, b, q, m,
+                                          zero_row.data(), grad_locations, grad_weights,
                                           gv == nullptr ? nullptr : gv + m * s.D, row_stride);
       }
     }
@@ -315,8 +343,8 @@ void backward_by_query(const scalar_t* grad_out, const scalar_t* value,
 // reads a head's slice of every query, a whole query apart in memory.
 template <typename scalar_t, int64_t kD>
 void backward_by_head(const scalar_t* grad_out, const scalar_t* value,
-                      const std::vector<Level>& levels, const scalar_t* locations,
-                      const scalar_t* weights, const Sizes& s, int64_t chunks,
+                      const std::vector<Level>& levels, const Samples<scalar_t>& sm,
+                      const Sizes& s, int64_t chunks,
                       scalar_t* grad_value, scalar_t* grad_locations, scalar_t* grad_weights) {
   const int64_t row_stride = s.M * s.D, KD = s.K * s.D;
   const int64_t per_chunk = (s.Q + chunks - 1) / chunks;
@@ -329,9 +357,9 @@ void backward_by_head(const scalar_t* grad_out, const scalar_t* value,
     scalar_t* gv = grad_value != nullptr ? partial.data() + task * KD : nullptr;
     if (gv != nullptr) std::fill(gv, gv + KD, scalar_t(0));
     for (int64_t q = c * per_chunk; q < std::min(s.Q, (c + 1) * per_chunk); ++q) {
-      query_head_backward<scalar_t, kD>(grad_out, value + b * s.K * row_stride, levels,
-                                        locations, weights, s, b, q, m, zero_row.data(),
-                                        grad_locations, grad_weights, gv, s.D);
+      query_head_backward<scalar_t, kD>(grad_out, value + b * s.K * row_stride, levels, sm, s,
+                                        b, q, m, zero_row.data(), grad_locations,
+                                        grad_weights, gv, s.D);
     }
   }
   if (grad_value != nullptr) sum_partials(partial.data(), s, chunks, true, grad_value);
@@ -349,16 +377,28 @@ void dispatch_head_dims(int64_t D, Body&& body) {
   }
 }
 
+template <typename scalar_t>
+Samples<scalar_t> samples(const at::Tensor& locations, const at::Tensor& weights,
+                          const std::optional<at::Tensor>& reference, const Sizes& s) {
+  return Samples<scalar_t>{locations.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(),
+                           reference.has_value() ? reference->data_ptr<scalar_t>() : nullptr,
+                           s.L};
+}
+
 void forward_cpu(const at::Tensor& value, const at::Tensor& spatial_shapes,
-                 const at::Tensor& locations, const at::Tensor& weights, const at::Tensor& out) {
+                 const at::Tensor& locations, const at::Tensor& weights,
+                 const std::optional<at::Tensor>& reference, const at::Tensor& out) {
   const Sizes s = check_inputs(value, locations, weights);
   const std::vector<Level> levels = read_levels(spatial_shapes, s.K);
+  if (reference.has_value()) {
+    check_values(*reference, "reference_points", {s.B, s.Q, s.L, 2}, value);
+  }
   check_values(out, "out", {s.B, s.Q, s.M * s.D}, value);
   AT_DISPATCH_FLOATING_TYPES(value.scalar_type(), "ms_deform_attn_forward_cpu", [&] {
     dispatch_head_dims(s.D, [&](auto kD) {
       forward_kernel<scalar_t, decltype(kD)::value>(
-          value.data_ptr<scalar_t>(), levels, locations.data_ptr<scalar_t>(),
-          weights.data_ptr<scalar_t>(), s, out.data_ptr<scalar_t>());
+          value.data_ptr<scalar_t>(), levels, samples<scalar_t>(locations, weights, reference, s),
+          s, out.data_ptr<scalar_t>());
     });
   });
 }
@@ -366,15 +406,20 @@ void forward_cpu(const at::Tensor& value, const at::Tensor& spatial_shapes,
 // split: 1 by query, 2 by head, 0 automatic; chunks: query chunks per task group, 0 automatic.
 void backward_cpu(const at::Tensor& grad_out, const at::Tensor& value,
                   const at::Tensor& spatial_shapes, const at::Tensor& locations,
-                  const at::Tensor& weights, int64_t split, int64_t chunks,
-                  const std::optional<at::Tensor>& grad_value, const at::Tensor& grad_locations,
-                  const at::Tensor& grad_weights) {
+                  const at::Tensor& weights, const std::optional<at::Tensor>& reference,
+                  int64_t split, int64_t chunks, const std::optional<at::Tensor>& grad_value,
+                  const at::Tensor& grad_locations, const at::Tensor& grad_weights) {
   const Sizes s = check_inputs(value, locations, weights);
   const std::vector<Level> levels = read_levels(spatial_shapes, s.K);
+  if (reference.has_value()) {
+    check_values(*reference, "reference_points", {s.B, s.Q, s.L, 2}, value);
+  }
   check_values(grad_out, "grad_out", {s.B, s.Q, s.M * s.D}, value);
   check_values(grad_locations, "grad_locations", {s.B, s.Q, s.M, s.L, s.P, 2}, value);
   check_values(grad_weights, "grad_weights", {s.B, s.Q, s.M, s.L, s.P}, value);
-  if (grad_value.has_value()) check_values(*grad_value, "grad_value", {s.B, s.K, s.M, s.D}, value);
+  if (grad_value.has_value()) {
+    check_values(*grad_value, "grad_value", {s.B, s.K, s.M, s.D}, value);
+  }
   TORCH_CHECK(split >= 0 && split <= 2, "split must be 0 (auto), 1 (query) or 2 (head), got ",
               split);
   TORCH_CHECK(chunks >= 0, "chunks must be >= 0 (0: automatic), got ", chunks);
@@ -393,7 +438,7 @@ void backward_cpu(const at::Tensor& grad_out, const at::Tensor& value,
       constexpr int64_t D = decltype(kD)::value;
       (by_head ? backward_by_head<scalar_t, D> : backward_by_query<scalar_t, D>)(
           grad_out.data_ptr<scalar_t>(), value.data_ptr<scalar_t>(), levels,
-          locations.data_ptr<scalar_t>(), weights.data_ptr<scalar_t>(), s, chunks, gv,
+          samples<scalar_t>(locations, weights, reference, s), s, chunks, gv,
           grad_locations.data_ptr<scalar_t>(), grad_weights.data_ptr<scalar_t>());
     });
   });
@@ -406,10 +451,11 @@ void backward_cpu(const at::Tensor& grad_out, const at::Tensor& value,
 SIMDISTILL_LIBRARY(SIMDISTILL_MSDA_NS, m) {
   m.def(
       "forward(Tensor value, Tensor spatial_shapes, Tensor sampling_locations, "
-      "Tensor attention_weights, Tensor(a!) out) -> ()");
+      "Tensor attention_weights, Tensor? reference_points, Tensor(a!) out) -> ()");
   m.def(
       "backward(Tensor grad_out, Tensor value, Tensor spatial_shapes, "
-      "Tensor sampling_locations, Tensor attention_weights, int split, int chunks, "
+      "Tensor sampling_locations, Tensor attention_weights, Tensor? reference_points, "
+      "int split, int chunks, "
       "Tensor(a!)? grad_value, Tensor(b!) grad_locations, Tensor(c!) grad_weights) -> ()");
 }
 
