@@ -24,6 +24,7 @@ dies: whoever holds it knows no live build of ours owns a ``lock`` file there, a
 import functools
 import hashlib
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -107,6 +108,24 @@ def cuda_arch_list() -> str:
     return ';'.join(archs)
 
 
+def native_flags() -> List[str]:
+    """``-march=native`` where it is known to work (GCC/Clang on x86-64 Linux), else nothing."""
+    if sys.platform.startswith('linux') and platform.machine() in ('x86_64', 'AMD64'):
+        return ['-march=native']
+    return []
+
+
+def cpu_signature() -> str:
+    """What ``-march=native`` compiles for: the CPU model and its feature flags (Linux), so a
+    cache folder shared by different machines never hands one of them another's code."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            lines = [line for line in f if line.startswith(('model name', 'flags'))]
+        return ''.join(sorted(set(lines)))
+    except OSError:
+        return platform.processor() or platform.machine()
+
+
 def _openmp_flags() -> List[str]:
     if sys.platform == 'win32':
         return ['/openmp']
@@ -174,10 +193,13 @@ class LazyExtension:
         namespace_macro: preprocessor macro the sources take their ``TORCH_LIBRARY``
             namespace from (defined to the variant's name at build time).
         fallback: what the pure-PyTorch fallback costs, for messages, e.g. ``'9-22x slower'``.
+        native: compile the CPU code for this machine's CPU (:func:`native_flags`; the build
+            folder's hash then covers :func:`cpu_signature`).
     """
 
     def __init__(self, op: str, label: str, source_dir: Path, cpu_sources: Sequence[str],
-                 cuda_sources: Sequence[str], namespace_macro: str, fallback: str) -> None:
+                 cuda_sources: Sequence[str], namespace_macro: str, fallback: str,
+                 native: bool = False) -> None:
         self.op = op
         self.label = label
         self.source_dir = Path(source_dir)
@@ -185,6 +207,7 @@ class LazyExtension:
         self.cuda_sources = tuple(cuda_sources)
         self.namespace_macro = namespace_macro
         self.fallback = fallback
+        self.native = native
         self._loaded: Dict[bool, Any] = {}  # cuda? -> torch.ops namespace
         self._failures: Dict[bool, str] = {}  # cuda? -> why the build or load failed
         self._warned = False
@@ -206,7 +229,8 @@ class LazyExtension:
             name=name,
             sources=[str(self.source_dir / s)
                      for s in (self.cuda_sources if cuda else self.cpu_sources)],
-            extra_cflags=['-O3', define] + _openmp_flags(),
+            extra_cflags=['-O3', define] + _openmp_flags() +
+            (native_flags() if self.native else []),
             extra_cuda_cflags=['-O3', define] if cuda else None,
             extra_ldflags=_openmp_flags(),
             arch_list=cuda_arch_list() if cuda else None,
@@ -215,8 +239,8 @@ class LazyExtension:
     def build_directory(self, cuda: bool, args: Optional[Dict[str, Any]] = None) -> Path:
         """Folder the variant is built in: ``<cache root>/<op>-<torch>-<variant>-<hash>``.
 
-        The hash covers the sources (every file of ``source_dir``), the flags, the arch list and
-        the Python version, so any change gives a fresh folder.
+        The hash covers the sources (every file of ``source_dir``), the flags, the arch list,
+        the Python version and, with ``native``, the CPU, so any change gives a fresh folder.
         """
         args = args or self.build_args(cuda)
         digest = hashlib.sha256()
@@ -225,6 +249,8 @@ class LazyExtension:
             digest.update(path.read_bytes())
         digest.update(repr(sorted((k, v) for k, v in args.items() if k != 'sources')).encode())
         digest.update(sys.version.split()[0].encode())
+        if self.native and native_flags():
+            digest.update(cpu_signature().encode())
         variant = 'cuda' if cuda else 'cpu'
         return cache_root() / f'{self.op}-{torch.__version__}-{variant}-{digest.hexdigest()[:16]}'
 
