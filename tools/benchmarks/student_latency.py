@@ -209,8 +209,8 @@ def measure_gcm(size: str, batch: int, repeats: int) -> List[dict]:
         gcm(x).sum().backward()
 
     rows = []
-    for mode, fn, train in (('forward', forward, False), ('forward+backward', forward_backward,
-                                                        True)):
+    passes = (('forward', forward, False), ('forward+backward', forward_backward, True))
+    for mode, fn, train in passes:
         gcm.train(train)
         times = {core: [] for core in CORES}
         for _ in range(repeats):  # alternate, so both cores see the same machine load
@@ -254,7 +254,7 @@ def measure_train_step(repeats: int) -> List[dict]:
         for core in CORES:
             set_gcm_core(model.student, core)
             times[core] += times_ms(lambda: model.train_step(batch, optim_wrapper), 1,
-                                     warmup=0 if times[core] else 1)
+                                    warmup=0 if times[core] else 1)
     return [dict(model='cpu_distiller', config=TRAIN_CONFIGS['cpu_distiller'], batch=1,
                  core=core, median_ms=statistics.median(times[core]), min_ms=min(times[core]),
                  repeats=repeats) for core in CORES]
@@ -341,7 +341,8 @@ def main(argv: Optional[List[str]] = None) -> dict:
 
 def print_tables(rows: List[dict], gcm_rows: List[dict], train_rows: List[dict]) -> None:
     if rows:
-        print('\n| size | model | median ms | ratio to baseline | peak RSS growth MiB | params M |')
+        print('\n| size | model | median ms | ratio to baseline | peak RSS growth MiB | '
+              'params M |')
         print('|---|---|---|---|---|---|')
     for row in rows:
         base = next((r for r in rows if r['size'] == row['size'] and r['variant'] == 'baseline'),
