@@ -149,6 +149,18 @@ def test_offsets_around_reference_points_match_mmcv(compiled, split, chunks):
         inputs, eps=1e-6, atol=1e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize('dims', [2, 4, 8, 10, 16, 32])
+def test_every_compiled_head_size_matches_mmcv(compiled, dims):
+    # 4, 8, 10, 16 and 32 channels per head have their own compiled loops, 2 the generic one
+    problem = make_problem(15, ((4, 4), (2, 8)), bs=2, heads=2, dims=dims, queries=5, points=3)
+    expected = outputs_and_grads(multi_scale_deformable_attn_pytorch, *problem)
+    for split, chunks in SPLITS:
+        got = outputs_and_grads(
+            lambda *a: compiled_attn(*a, split=split, chunks=chunks), *problem)
+        diffs = max_differences(got, expected)
+        assert max(diffs) < 1e-10, (split, chunks, diffs)
+
+
 def test_points_outside_the_map_read_zeros_and_have_zero_gradients(compiled):
     value, shapes, locations, weights = make_problem(4, ((4, 4), ), bs=1, heads=2, dims=3,
                                                      borders=False)

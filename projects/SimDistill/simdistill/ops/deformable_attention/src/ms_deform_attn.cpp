@@ -181,7 +181,8 @@ void forward_kernel(const scalar_t* value, const std::vector<Level>& levels,
                     const Samples<scalar_t>& sm, const Sizes& s, scalar_t* out) {
   const int64_t D = kD > 0 ? kD : s.D, row_stride = s.M * D;
   const std::vector<scalar_t> zero_row(D, scalar_t(0));
-#pragma omp parallel for num_threads(at::get_num_threads()) schedule(static)
+  // dynamic: on a loaded machine a descheduled thread does not hold up the whole pass
+#pragma omp parallel for num_threads(at::get_num_threads()) schedule(dynamic, 64)
   for (int64_t bq = 0; bq < s.B * s.Q; ++bq) {
     const scalar_t* value_b = value + (bq / s.Q) * s.K * row_stride;
     Taps<scalar_t> taps;
@@ -369,6 +370,7 @@ void backward_by_head(const scalar_t* grad_out, const scalar_t* value,
 template <typename Body>
 void dispatch_head_dims(int64_t D, Body&& body) {
   switch (D) {
+    case 4: body(std::integral_constant<int64_t, 4>()); break;  // 32 channels, 8 heads (CPU)
     case 8: body(std::integral_constant<int64_t, 8>()); break;
     case 10: body(std::integral_constant<int64_t, 10>()); break;  // 80 channels, 8 heads
     case 16: body(std::integral_constant<int64_t, 16>()); break;
