@@ -22,6 +22,7 @@ from simdistill.ops.bev_pool import (IMPLEMENTATIONS, BEVGrid, BEVPoolPlan, BEVP
                                      TorchBackend, bev_pool, build_plan, extension,
                                      extension_status, get_backend, interval_pool,
                                      lss_bev_pool)
+from simdistill.ops import lazy_extension
 from simdistill.ops.bev_pool.backends import ExtensionBackend
 
 CUDA = torch.cuda.is_available()
@@ -549,10 +550,10 @@ def failed_build(monkeypatch):
         calls.append(cuda)
         raise RuntimeError('simulated compiler failure')
 
-    monkeypatch.setattr(extension, '_loaded', {})
-    monkeypatch.setattr(extension, '_failures', {})
-    monkeypatch.setattr(extension, '_warned', False)
-    monkeypatch.setattr(extension, '_compile', broken)
+    monkeypatch.setattr(extension.EXTENSION, '_loaded', {})
+    monkeypatch.setattr(extension.EXTENSION, '_failures', {})
+    monkeypatch.setattr(extension.EXTENSION, '_warned', False)
+    monkeypatch.setattr(extension.EXTENSION, '_compile', broken)
     return calls
 
 
@@ -575,7 +576,7 @@ def test_fallback_when_build_fails(failed_build, impl):
 def test_import_compiles_nothing(tmp_path):
     code = ('import simdistill.ops.bev_pool as bp, simdistill.ops; '
             'from simdistill.ops.bev_pool import extension as e; '
-            'assert not e._loaded and not e._failures, e.status(); '
+            'assert not e.EXTENSION._loaded and not e.EXTENSION._failures, e.status(); '
             'assert callable(bp.bev_pool) and simdistill.ops.bev_pool is bp')
     env = dict(os.environ, SIMDISTILL_OPS_CACHE=str(tmp_path / 'cache'),
                PYTHONPATH=os.pathsep.join([os.path.join(ROOT, 'projects', 'SimDistill')] +
@@ -598,7 +599,7 @@ def test_cuda_arch_list_covers_every_torch_arch(monkeypatch):
     monkeypatch.delenv(extension.ARCH_ENV, raising=False)
     monkeypatch.setattr(torch.cuda, 'get_arch_list',
                         lambda: ['sm_50', 'sm_80', 'sm_86', 'sm_90', 'sm_100', 'sm_120'])
-    monkeypatch.setattr(extension, '_nvcc_archs',
+    monkeypatch.setattr(lazy_extension, '_nvcc_archs',
                         lambda: {'75', '80', '86', '89', '90', '100', '120'})
     assert extension.cuda_arch_list() == '8.0;8.6;9.0;10.0;12.0+PTX'
     monkeypatch.setenv(extension.ARCH_ENV, '9.0')

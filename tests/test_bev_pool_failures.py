@@ -15,11 +15,17 @@ import torch
 from simdistill.ops.bev_pool import bev_pool, build_plan, extension, get_backend
 from simdistill.ops.bev_pool.grid import BEVGrid
 
-EXTENSION_FILE = extension.__file__
-# extension.py needs only torch: the helper processes load it by path (no mmdet3d import)
-LOAD_MODULE = ('import importlib.util, sys\n'
-               f'spec = importlib.util.spec_from_file_location("ext", {EXTENSION_FILE!r})\n'
-               'ext = importlib.util.module_from_spec(spec); spec.loader.exec_module(ext)\n')
+PACKAGE_DIR = os.path.dirname(os.path.dirname(extension.__file__))  # .../simdistill/ops
+# The loader needs only torch: the helper processes import it below empty stand-ins of the
+# packages above it, so no package __init__ (and no mmdet3d) runs.
+LOAD_MODULE = ('import sys, types\n'
+               f'ops_dir = {PACKAGE_DIR!r}\n'
+               'for name, path in (("simdistill", ops_dir + "/.."), ("simdistill.ops", ops_dir),\n'
+               '                   ("simdistill.ops.bev_pool", ops_dir + "/bev_pool")):\n'
+               '    sys.modules[name] = types.ModuleType(name)\n'
+               '    sys.modules[name].__path__ = [path]\n'
+               'from simdistill.ops.bev_pool import extension as ext\n'
+               'assert "mmdet3d" not in sys.modules\n')
 HOLD_LOCK = LOAD_MODULE + '''
 import time
 from pathlib import Path
@@ -45,10 +51,10 @@ def failed_build(monkeypatch):
     def broken(cuda, verbose):
         raise RuntimeError('simulated compiler failure')
 
-    monkeypatch.setattr(extension, '_loaded', {})
-    monkeypatch.setattr(extension, '_failures', {})
-    monkeypatch.setattr(extension, '_warned', False)
-    monkeypatch.setattr(extension, '_compile', broken)
+    monkeypatch.setattr(extension.EXTENSION, '_loaded', {})
+    monkeypatch.setattr(extension.EXTENSION, '_failures', {})
+    monkeypatch.setattr(extension.EXTENSION, '_warned', False)
+    monkeypatch.setattr(extension.EXTENSION, '_compile', broken)
 
 
 def small_problem():

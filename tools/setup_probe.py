@@ -32,7 +32,7 @@ PROBES = {
 
 
 def ready() -> None:
-    """Build (or find) the BEV pool kernels and print the versions of the installed stack."""
+    """Build (or find) the compiled ops and print the versions of the installed stack."""
     import mmcv
     import mmdet
     import mmdet3d
@@ -46,6 +46,12 @@ def ready() -> None:
     except Exception as error:  # the plugin falls back to PyTorch; say why
         print(f'[setup] BEV pool op did not build ({error}): the pure-PyTorch implementation '
               'will be used')
+    try:
+        from simdistill.ops.deformable_attention.extension import EXTENSION
+        print('[setup] deformable attention op:', EXTENSION.build(cuda=False, verbose=False))
+    except Exception as error:  # the GCM falls back to mmcv's PyTorch path; say why
+        print(f'[setup] deformable attention op did not build ({error}): mmcv\'s PyTorch '
+              'path will be used')
     print(f'[setup] ready: torch {torch.__version__}, mmengine {mmengine.__version__}, '
           f'mmcv {mmcv.__version__}, mmdet {mmdet.__version__}, mmdet3d {mmdet3d.__version__}, '
           f'simdistill from {os.path.dirname(simdistill.__file__)}', flush=True)

@@ -136,18 +136,18 @@ def copy_bandwidth(device: torch.device, repeats: int) -> float:
 
 def run_size(size: Size, device: torch.device, impls: List[str], modes: List[str],
              geometries: List[str], warmup: int, repeats: int, inner: int,
-             copy_bps: float) -> dict:
+             copy_bps: float, dtype: torch.dtype = torch.float32) -> dict:
     mats = camera_matrices(size.cams, size.image, device)
     geom = frustum_geometry(size, mats)
     gen = torch.Generator(device='cpu').manual_seed(0)
     shape = (size.batch, size.cams, size.depth_bins, size.height, size.width)
-    depth = torch.rand(shape, generator=gen).softmax(dim=2).to(device)
+    depth = torch.rand(shape, generator=gen).softmax(dim=2).to(device, dtype)
     context = torch.randn((size.batch, size.cams, size.channels, size.height, size.width),
-                          generator=gen).to(device)
+                          generator=gen).to(device, dtype)
     plan = build_plan(geom, size.grid)
     groups = plan.feat_groups()
     out_shape = plan.output_shape(size.channels)
-    grad_out = torch.randn(out_shape, generator=gen).to(device)
+    grad_out = torch.randn(out_shape, generator=gen).to(device, dtype)
     s = depth.element_size()
     n_depth, n_ctx, n_out = depth.numel(), context.numel(), math.prod(out_shape)
     index_bytes = 4 * (2 * plan.num_points + 3 * plan.num_intervals)
@@ -157,7 +157,7 @@ def run_size(size: Size, device: torch.device, impls: List[str], modes: List[str
     lengths = plan.interval_lengths.float()
     info = dict(
         shape=dict(B=size.batch, N=size.cams, D=size.depth_bins, H=size.height, W=size.width,
-                   C=size.channels, grid_zyx=list(size.grid.shape)),
+                   C=size.channels, grid_zyx=list(size.grid.shape)), dtype=str(dtype),
         frustum_points=n_depth, points_in_grid=plan.num_points,
         nonempty_cells=plan.num_intervals, feature_rows_read=groups.feats.numel(),
         points_per_cell_mean=round(float(lengths.mean()), 2),

@@ -1,17 +1,36 @@
-"""Forward time and peak memory of the camera baseline and the SimDistill student, batch 1.
+"""Forward time and peak memory of the camera baseline and the SimDistill student, batch 1;
+the geometry compensation module (GCM) alone; the CPU distiller's training step.
 
     python tools/benchmarks/student_latency.py                      # CPU size and paper size
     python tools/benchmarks/student_latency.py --sizes cpu --repeats 20
+    python tools/benchmarks/student_latency.py --parts gcm --gcm-batches 1 2
+    python tools/benchmarks/student_latency.py --sizes cpu --repeats 1 --gcm-repeats 1 \
+        --train-repeats 1 --out /tmp/smoke.json                    # smoke run
 
 Models: the camera-only baseline (BEVFusion-C), the student (separate simulated-LiDAR LSS +
 deformable GCM + simulated fusion), the student without the GCM, and the student with the
-release's shared view transform (the simulated branch reduced to the GCM). Each is built from
+release's shared view transform (the simulated branch reduced to the GCM), and the student
+whose GCM samples with mmcv's PyTorch path instead of the compiled CPU kernel
+(``student_pytorch_gcm``; ``--variants teacher`` adds the LiDAR + camera teacher, its points
+voxelised outside the timing). Each is built from
 its config with random weights (no download; time does not depend on the values) and run on six
 random images with a nuScenes camera rig, in ``eval()`` under ``no_grad``, up to the head's raw
 outputs (box decoding and NMS excluded). Each (model, size) runs in a fresh process: peak memory
 is the rise of the process's peak resident set size over the forward passes (MiB). Median time
 over ``--repeats`` runs after one warm-up, all in one invocation, so ratios are comparable.
-Prints a table and writes ``tools/benchmarks/results/student_latency.json`` (atomically).
+
+``--parts gcm``: the student config's ``DeformableGeometryCompensation`` alone on a random BEV
+map of the student's size and width, batch ``--gcm-batches``, forward (``eval``, ``no_grad``)
+and forward + backward (gradients of the map and of the parameters), its core sampling run by
+the compiled CPU kernel (``cpu_kernel``) or by mmcv's ``multi_scale_deformable_attn_pytorch``
+(``pytorch``), both in one process, alternating. ``--parts train_step``: mmengine's
+``train_step`` (preprocessing, teacher and student forward, losses, backward, AdamW) of the CPU
+distiller at batch 1 on a synthetic sample (six random images, a 10-sweep 32-beam point cloud,
+40 boxes; ``train_memory.py``'s), randomly initialised teacher, with and without the kernel.
+
+Prints tables and writes ``tools/benchmarks/results/student_latency.json`` (atomically), with
+``targets`` (reported, never asserted): the GCM with the kernel >= 5x faster than with the
+PyTorch path, per size, batch and pass.
 """
 import argparse
 import json
@@ -22,22 +41,37 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Callable, List, Optional
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 CONFIGS = {
     'cpu': dict(baseline='configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py',
-                student='configs/simdistill/simdistill-student_r18_1xb2-cpu-12e_nus-mini-3d.py'),
+                student='configs/simdistill/simdistill-student_r18_1xb2-cpu-12e_nus-mini-3d.py',
+                teacher='configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-'
+                '3d.py'),
     'paper': dict(
         baseline='configs/bevfusion/bevfusion_cam_swint_8xb4-cyclic-20e_nus-3d.py',
-        student='configs/simdistill/simdistill-student_swint_8xb4-cyclic-20e_nus-3d.py'),
+        student='configs/simdistill/simdistill-student_swint_8xb4-cyclic-20e_nus-3d.py',
+        teacher='configs/bevfusion/bevfusion_lidar-cam_swint-voxel0075-transfusion_8xb4-cyclic-'
+        '20e_nus-3d.py'),
 }
-VARIANTS = ('baseline', 'student', 'student_without_gcm', 'student_shared_lss')
+VARIANTS = ('baseline', 'student', 'student_pytorch_gcm', 'student_without_gcm',
+            'student_shared_lss')
+OPTIONAL_VARIANTS = ('teacher', )
+PARTS = ('latency', 'gcm', 'train_step')
+CORES = ('cpu_kernel', 'pytorch')  # who samples in the GCM's attention
+GCM_TARGET = 5.0  # the issue's goal: the GCM with the kernel >= 5x faster than without
+
+
+def config_path(size: str, variant: str) -> str:
+    kind = variant if variant in ('baseline', 'teacher') else 'student'
+    return osp.join(ROOT, CONFIGS[size][kind])
 
 
 def model_cfg(size: str, variant: str):
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(ROOT, CONFIGS[size]['baseline' if variant == 'baseline'
-                                                      else 'student']))
+    cfg = Config.fromfile(config_path(size, variant))
     m = cfg.model
     m.img_backbone.init_cfg = None  # random weights: no download, same time
     if variant == 'student_without_gcm':
@@ -76,8 +110,38 @@ def camera_metas(view_transform):
                 img_aug_matrix=np.stack(img_aug), lidar_aug_matrix=np.eye(4))
 
 
-def measure(size: str, variant: str, repeats: int) -> dict:
-    """Runs in the child process: build, warm up, time, report peak RSS growth."""
+def set_gcm_core(model, core: str) -> None:
+    """Makes the GCM's attention sample with ``core`` (see ``CORES``), if the model has one."""
+    gcm = getattr(model, 'geometry_compensation', None)
+    if gcm is not None and hasattr(gcm, 'attention'):
+        gcm.attention.use_cpu_kernel = core == 'cpu_kernel'
+
+
+def sync(device) -> None:
+    import torch
+    if torch.device(device).type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def times_ms(fn: Callable[[], object], repeats: int, device: str = 'cpu',
+             warmup: int = 1) -> List[float]:
+    """Milliseconds of each of ``repeats`` calls of ``fn`` after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        sync(device)
+        start = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(1000 * (time.perf_counter() - start))
+    return times
+
+
+def measure(size: str, variant: str, repeats: int, device: str = 'cpu') -> dict:
+    """Runs in the child process: build, warm up, time, report peak memory growth (RSS on CPU,
+    ``torch.cuda.max_memory_allocated`` on CUDA)."""
+    import numpy as np
     import torch
     from mmengine.registry import init_default_scope
     import simdistill  # noqa: F401
@@ -86,67 +150,224 @@ def measure(size: str, variant: str, repeats: int) -> dict:
     init_default_scope('mmdet3d')
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
-    model = MODELS.build(model_cfg(size, variant)).eval()
+    model = MODELS.build(model_cfg(size, variant)).to(device).eval()
+    set_gcm_core(model, 'pytorch' if variant == 'student_pytorch_gcm' else 'cpu_kernel')
     vt = model.view_transform
     H, W = vt.image_size
-    imgs = torch.randn(1, 6, 3, H, W)
-    samples = [Det3DDataSample(metainfo=camera_metas(vt))]
+    if variant == 'teacher':  # images and points through the data preprocessor (voxels)
+        from train_memory import paper_batch
+        with torch.no_grad():
+            data = model.data_preprocessor(paper_batch(vt, np.random.default_rng(0)), False)
+        inputs, samples = data['inputs'], data['data_samples']
+    else:
+        inputs = {'imgs': torch.randn(1, 6, 3, H, W, device=device)}
+        samples = [Det3DDataSample(metainfo=camera_metas(vt))]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    times = []
-    with torch.no_grad():
-        for i in range(repeats + 1):
-            start = time.perf_counter()
-            model._forward({'imgs': imgs}, samples)
-            if i:  # the first run is the warm-up (plan build, allocator)
-                times.append(time.perf_counter() - start)
+    if device != 'cpu':
+        torch.cuda.reset_peak_memory_stats(device)
+    with torch.no_grad():  # the warm-up run builds the plan and warms the allocator
+        times = times_ms(lambda: model._forward(inputs, samples), repeats, device)
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     params = sum(p.numel() for p in model.parameters())
-    return dict(size=size, variant=variant, median_ms=1000 * statistics.median(times),
-                min_ms=1000 * min(times), repeats=repeats, params_m=params / 1e6,
-                peak_rss_growth_mib=(rss_after - rss_before) / 1024,
-                image_size=[H, W], bev_shape=list(vt.bev_shape))
+    row = dict(size=size, variant=variant, median_ms=statistics.median(times),
+               min_ms=min(times), repeats=repeats, params_m=params / 1e6,
+               peak_rss_growth_mib=(rss_after - rss_before) / 1024,
+               image_size=[H, W], bev_shape=list(vt.bev_shape), device=device)
+    if device != 'cpu':
+        row['peak_cuda_mib'] = torch.cuda.max_memory_allocated(device) / 2**20
+    gcm = getattr(model, 'geometry_compensation', None)
+    if gcm is not None and hasattr(gcm, 'attention'):
+        row['gcm_core'] = gcm.attention.core(torch.zeros(1, device=device))
+    return row
 
 
-def main() -> None:
+def measure_gcm(size: str, batch: int, repeats: int) -> List[dict]:
+    """Runs in the child process: the student's GCM alone, both cores, both passes."""
+    import torch
+    from mmengine.registry import init_default_scope
+    import simdistill  # noqa: F401
+    from mmdet3d.registry import MODELS
+    from simdistill.ops.deformable_attention import extension_status, kernel_available
+    init_default_scope('mmdet3d')
+    torch.manual_seed(0)
+    torch.set_flush_denormal(True)
+    m = model_cfg(size, 'student')
+    gcm = MODELS.build(m.geometry_compensation)
+    gcm.init_weights()
+    ny, nx = MODELS.build(m.view_transform).bev_shape
+    bev = torch.randn(batch, m.geometry_compensation.embed_dims, ny, nx)
+    if not kernel_available():
+        raise RuntimeError(f'the deformable attention kernel is unavailable: {extension_status()}')
+
+    def forward():
+        with torch.no_grad():
+            gcm(bev)
+
+    def forward_backward():
+        x = bev.clone().requires_grad_()
+        gcm.zero_grad(set_to_none=True)
+        gcm(x).sum().backward()
+
+    rows = []
+    passes = (('forward', forward, False), ('forward+backward', forward_backward, True))
+    for mode, fn, train in passes:
+        gcm.train(train)
+        times = {core: [] for core in CORES}
+        for _ in range(repeats):  # alternate, so both cores see the same machine load
+            for core in CORES:
+                gcm.attention.use_cpu_kernel = core == 'cpu_kernel'
+                times[core] += times_ms(fn, 1, warmup=0 if times[core] else 1)
+        for core in CORES:
+            rows.append(dict(size=size, batch=batch, bev_shape=[ny, nx],
+                             channels=gcm.embed_dims, heads=gcm.attention.num_heads,
+                             points=gcm.attention.num_points, mode=mode, core=core,
+                             median_ms=statistics.median(times[core]),
+                             min_ms=min(times[core]), repeats=repeats))
+    return rows
+
+
+def measure_train_step(repeats: int) -> List[dict]:
+    """Runs in the child process: the CPU distiller's train_step with each GCM core."""
+    import tempfile
+    import numpy as np
+    import torch
+    from mmengine.optim import build_optim_wrapper
+    from mmengine.registry import init_default_scope
+    import simdistill  # noqa: F401
+    from mmdet3d.registry import MODELS
+    from train_memory import CONFIGS as TRAIN_CONFIGS
+    from train_memory import load_cfg, paper_batch
+    init_default_scope('mmdet3d')
+    torch.manual_seed(0)
+    torch.set_flush_denormal(True)
+    with tempfile.TemporaryDirectory(prefix='student_latency_') as work_dir:
+        cfg = load_cfg('cpu_distiller', work_dir)
+        model = MODELS.build(cfg.model)
+        model.init_weights()
+    model.train()
+    optim = dict(cfg.optim_wrapper, type='OptimWrapper', accumulative_counts=1)
+    optim.pop('loss_scale', None)
+    optim_wrapper = build_optim_wrapper(model, optim)
+    batch = paper_batch(model.student.view_transform, np.random.default_rng(0))
+    times = {core: [] for core in CORES}
+    for _ in range(repeats):
+        for core in CORES:
+            set_gcm_core(model.student, core)
+            times[core] += times_ms(lambda: model.train_step(batch, optim_wrapper), 1,
+                                    warmup=0 if times[core] else 1)
+    return [dict(model='cpu_distiller', config=TRAIN_CONFIGS['cpu_distiller'], batch=1,
+                 core=core, median_ms=statistics.median(times[core]), min_ms=min(times[core]),
+                 repeats=repeats) for core in CORES]
+
+
+def gcm_targets(gcm_rows: List[dict]) -> List[dict]:
+    """The GCM goal per (size, batch, pass): kernel >= GCM_TARGET x faster than PyTorch."""
+    out = []
+    for row in gcm_rows:
+        if row['core'] != 'cpu_kernel':
+            continue
+        slow = next(r for r in gcm_rows if r['core'] == 'pytorch' and all(
+            r[k] == row[k] for k in ('size', 'batch', 'mode')))
+        ratio = slow['median_ms'] / row['median_ms']
+        out.append(dict(target=f"GCM {row['size']} size, batch {row['batch']}, {row['mode']}: "
+                        f'cpu_kernel >= {GCM_TARGET:g}x faster than pytorch', value=ratio,
+                        met=ratio >= GCM_TARGET))
+    return out
+
+
+def child(args: List[str]) -> object:
+    """Runs one measurement in a fresh process; returns its JSON result."""
+    out = subprocess.run([sys.executable, __file__, '--child', *args], check=True,
+                         capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def run_child(argv: List[str]) -> object:
+    kind, *rest = argv
+    if kind == 'latency':
+        size, variant, repeats, device = rest
+        return measure(size, variant, int(repeats), device)
+    if kind == 'gcm':
+        size, batch, repeats = rest
+        return measure_gcm(size, int(batch), int(repeats))
+    return measure_train_step(int(rest[0]))
+
+
+def main(argv: Optional[List[str]] = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--sizes', nargs='+', default=['cpu', 'paper'], choices=list(CONFIGS))
+    parser.add_argument('--parts', nargs='+', default=list(PARTS), choices=PARTS)
+    parser.add_argument('--variants', nargs='+', default=list(VARIANTS),
+                        choices=VARIANTS + OPTIONAL_VARIANTS)
     parser.add_argument('--repeats', type=int, default=10)
     parser.add_argument('--paper-repeats', type=int, default=3)
+    parser.add_argument('--gcm-batches', nargs='+', type=int, default=[1, 2])
+    parser.add_argument('--gcm-repeats', type=int, default=5)
+    parser.add_argument('--train-repeats', type=int, default=3)
     parser.add_argument('--out', default=osp.join(ROOT, 'tools/benchmarks/results/'
                                                         'student_latency.json'))
-    parser.add_argument('--child', nargs=2, metavar=('SIZE', 'VARIANT'), help=argparse.SUPPRESS)
-    args = parser.parse_args()
+    parser.add_argument('--child', nargs='+', help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
     if args.child:
-        size, variant = args.child
-        repeats = args.paper_repeats if size == 'paper' else args.repeats
-        print(json.dumps(measure(size, variant, repeats)))
-        return
+        print(json.dumps(run_child(args.child)))
+        return {}
     sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
     from simdistill.utils.atomic import atomic_path
-    rows = []
+    rows, gcm_rows, train_rows = [], [], []
     for size in args.sizes:
-        for variant in VARIANTS:
+        repeats = args.paper_repeats if size == 'paper' else args.repeats
+        for variant in (args.variants if 'latency' in args.parts else []):
             print(f'[student_latency] {size} {variant} ...', flush=True)
-            out = subprocess.run(
-                [sys.executable, __file__, '--child', size, variant, '--repeats',
-                 str(args.repeats), '--paper-repeats', str(args.paper_repeats)],
-                check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(out.strip().splitlines()[-1]))
-    print('\n| size | model | median ms | ratio to baseline | peak RSS growth MiB | params M |')
-    print('|---|---|---|---|---|---|')
-    for row in rows:
-        base = next(r for r in rows if r['size'] == row['size'] and r['variant'] == 'baseline')
-        row['time_ratio_to_baseline'] = row['median_ms'] / base['median_ms']
-        print(f'| {row["size"]} | {row["variant"]} | {row["median_ms"]:.0f} | '
-              f'{row["time_ratio_to_baseline"]:.2f} | {row["peak_rss_growth_mib"]:.0f} | '
-              f'{row["params_m"]:.2f} |')
+            rows.append(child(['latency', size, variant, str(repeats), 'cpu']))
+        for batch in (args.gcm_batches if 'gcm' in args.parts else []):
+            print(f'[student_latency] {size} GCM batch {batch} ...', flush=True)
+            gcm_rows += child(['gcm', size, str(batch), str(args.gcm_repeats)])
+    if 'train_step' in args.parts:
+        print('[student_latency] CPU distiller train_step ...', flush=True)
+        train_rows = child(['train_step', str(args.train_repeats)])
+    print_tables(rows, gcm_rows, train_rows)
     import torch
     result = dict(benchmark='student_latency', batch=1, device='cpu',
                   threads=torch.get_num_threads(), machine=platform.processor() or
-                  platform.machine(), rows=rows)
+                  platform.machine(), rows=rows, gcm_rows=gcm_rows, train_step_rows=train_rows,
+                  targets=gcm_targets(gcm_rows))
+    for t in result['targets']:
+        print(f"target: {t['target']}: {t['value']:.2f} ({'met' if t['met'] else 'NOT met'})")
     with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
         json.dump(result, f, indent=1)
     print(f'wrote {args.out}')
+    return result
+
+
+def print_tables(rows: List[dict], gcm_rows: List[dict], train_rows: List[dict]) -> None:
+    if rows:
+        print('\n| size | model | median ms | ratio to baseline | peak RSS growth MiB | '
+              'params M |')
+        print('|---|---|---|---|---|---|')
+    for row in rows:
+        base = next((r for r in rows if r['size'] == row['size'] and r['variant'] == 'baseline'),
+                    None)
+        row['time_ratio_to_baseline'] = None if base is None else \
+            row['median_ms'] / base['median_ms']
+        ratio = '' if base is None else f"{row['time_ratio_to_baseline']:.2f}"
+        print(f'| {row["size"]} | {row["variant"]} | {row["median_ms"]:.0f} | {ratio} | '
+              f'{row["peak_rss_growth_mib"]:.0f} | {row["params_m"]:.2f} |')
+    if gcm_rows:
+        print('\n| size | BEV | batch | pass | cpu_kernel ms | pytorch ms | speed-up |')
+        print('|---|---|---|---|---|---|---|')
+    for row in gcm_rows:
+        if row['core'] == 'cpu_kernel':
+            slow = next(r for r in gcm_rows if r['core'] == 'pytorch' and all(
+                r[k] == row[k] for k in ('size', 'batch', 'mode')))
+            print(f"| {row['size']} | {row['bev_shape'][0]}x{row['bev_shape'][1]}x"
+                  f"{row['channels']} | {row['batch']} | {row['mode']} | "
+                  f"{row['median_ms']:.1f} | {slow['median_ms']:.1f} | "
+                  f"{slow['median_ms'] / row['median_ms']:.1f}x |")
+    if train_rows:
+        print('\n| model | GCM core | train_step median ms |')
+        print('|---|---|---|')
+    for row in train_rows:
+        print(f"| {row['model']} | {row['core']} | {row['median_ms']:.0f} |")
 
 
 if __name__ == '__main__':

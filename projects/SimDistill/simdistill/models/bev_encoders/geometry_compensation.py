@@ -11,11 +11,12 @@ from typing import Optional, Sequence
 
 import torch
 from mmcv.cnn import ConvModule
-from mmcv.ops import MultiScaleDeformableAttention
 from mmdet.models.layers import LearnedPositionalEncoding
 from mmdet3d.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor
+
+from .deformable_attention import CPUKernelDeformableAttention
 
 
 def bev_reference_points(ny: int, nx: int, device: torch.device,
@@ -42,8 +43,9 @@ class DeformableGeometryCompensation(BaseModule):
     embedding of the cell (as the authors' release has it): a depth error smears evidence along
     the camera ray, whose direction depends on where the cell lies relative to the ego, so the
     offsets that undo it must be able to depend on that position; the values sampled carry no
-    position. Built on mmcv's ``MultiScaleDeformableAttention`` with one level (its
-    PyTorch path runs on CPU, its CUDA kernel on GPU); the attention adds the residual itself.
+    position. Built on mmcv's ``MultiScaleDeformableAttention`` with one level (its CUDA kernel
+    on GPU; on CPU the compiled kernel of ``simdistill.ops.deformable_attention``, see
+    :class:`CPUKernelDeformableAttention`); the attention adds the residual itself.
 
     Args:
         embed_dims: channels ``C`` of the BEV map (d_model; 80 at paper size).
@@ -80,7 +82,7 @@ class DeformableGeometryCompensation(BaseModule):
         self.position = (LearnedPositionalEncoding(embed_dims // 2, row_num_embed=bev_shape[0],
                                                    col_num_embed=bev_shape[1])
                          if bev_shape is not None else None)
-        self.attention = MultiScaleDeformableAttention(
+        self.attention = CPUKernelDeformableAttention(
             embed_dims=embed_dims,
             num_heads=num_heads,
             num_levels=1,
