@@ -229,26 +229,16 @@ def measure_gcm(size: str, batch: int, repeats: int) -> List[dict]:
 def measure_train_step(repeats: int) -> List[dict]:
     """Runs in the child process: the CPU distiller's train_step with each GCM core."""
     import tempfile
-    import numpy as np
     import torch
-    from mmengine.optim import build_optim_wrapper
     from mmengine.registry import init_default_scope
     import simdistill  # noqa: F401
-    from mmdet3d.registry import MODELS
     from train_memory import CONFIGS as TRAIN_CONFIGS
-    from train_memory import load_cfg, paper_batch
+    from train_memory import paper_train_step_setup
     init_default_scope('mmdet3d')
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
     with tempfile.TemporaryDirectory(prefix='student_latency_') as work_dir:
-        cfg = load_cfg('cpu_distiller', work_dir)
-        model = MODELS.build(cfg.model)
-        model.init_weights()
-    model.train()
-    optim = dict(cfg.optim_wrapper, type='OptimWrapper', accumulative_counts=1)
-    optim.pop('loss_scale', None)
-    optim_wrapper = build_optim_wrapper(model, optim)
-    batch = paper_batch(model.student.view_transform, np.random.default_rng(0))
+        model, optim_wrapper, batch = paper_train_step_setup('cpu_distiller', work_dir)
     times = {core: [] for core in CORES}
     for _ in range(repeats):
         for core in CORES:

@@ -199,8 +199,10 @@ def paper_batch(view_transform, rng):
     return dict(inputs=inputs, data_samples=[sample])
 
 
-def paper_config_step(name: str, work_dir: str) -> dict:
-    """One ``train_step`` at batch 1 in float32 (the configs' AMP needs a GPU)."""
+def paper_train_step_setup(name: str, work_dir: str) -> tuple:
+    """``(model, optim_wrapper, batch)`` of one paper-size ``train_step`` at batch 1 in float32
+    (the configs' AMP needs a GPU): the model in train mode, the config's optimizer without
+    accumulation or loss scaling, a random paper-size batch."""
     import numpy as np
     from mmengine.optim import build_optim_wrapper
     from mmdet3d.registry import MODELS
@@ -212,7 +214,13 @@ def paper_config_step(name: str, work_dir: str) -> dict:
     optim.pop('loss_scale', None)
     optim_wrapper = build_optim_wrapper(model, optim)
     camera_model = model.student if hasattr(model, 'student') else model
-    batch = paper_batch(camera_model.view_transform, np.random.default_rng(0))
+    return model, optim_wrapper, paper_batch(camera_model.view_transform,
+                                             np.random.default_rng(0))
+
+
+def paper_config_step(name: str, work_dir: str) -> dict:
+    """One ``train_step`` at batch 1 in float32 (the configs' AMP needs a GPU)."""
+    model, optim_wrapper, batch = paper_train_step_setup(name, work_dir)
     losses = model.train_step(batch, optim_wrapper)
     return dict(points=int(len(batch['inputs']['points'][0])),
                 loss=float(sum(v for k, v in losses.items() if k == 'loss')))
