@@ -353,8 +353,8 @@ def add_intervals(summary: dict, boots: Dict[str, list], replicates: int) -> dic
             gain = reps['simdistill']['mAP'] - reps['camera_baseline']['mAP']
             mean_gap = (statistics.mean(summary['models']['teacher']['mAP']) -
                         statistics.mean(summary['models']['camera_baseline']['mAP']))
-            comparison['gap_closed'] = dict(
-                mean=comparison['mAP']['mean'] / mean_gap if mean_gap > 0 else float('nan'),
+            comparison['gap_closed'] = dict(  # None: the teacher is not above the baseline
+                mean=comparison['mAP']['mean'] / mean_gap if mean_gap > 0 else None,
                 interval=percentile_interval(np.where(gap > 0, gain / np.where(
                     gap > 0, gap, 1), np.nan)))
         summary['comparison'] = comparison
@@ -413,7 +413,7 @@ def markdown(summary: dict) -> str:
             lines.append(f'- {metric} difference SimDistill − camera baseline (paired seeds): '
                          f'{100 * c["mean"]:+.1f} points, 95 % interval '
                          f'[{100 * c["interval"][0]:+.1f}, {100 * c["interval"][1]:+.1f}]')
-        if 'gap_closed' in comparison:
+        if comparison.get('gap_closed', {}).get('mean') is not None:
             g = comparison['gap_closed']
             lines.append(f'- share of the camera -> teacher mAP gap closed: {100 * g["mean"]:.0f} %'
                          f' [{100 * g["interval"][0]:.0f}, {100 * g["interval"][1]:.0f}]')
@@ -507,12 +507,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     teacher_ckpt = osp.join(out, 'runs', f'teacher_seed{args.seeds[0]}',
                             f'epoch_{fusion_epochs}.pth')
     runs = []
-    pretrained = pretrain_image_backbone(out, data, args.pretrain_epochs)
     for name, config, seed, options in plan(args.seeds, teacher_ckpt, lidar_ckpt,
                                             args.ablations):
         if args.only and name not in args.only:
             continue
-        options = pretrain_options(config, pretrained) + options
+        if pretrain_options(config, ''):  # a camera branch: pre-train first (once)
+            pretrained = pretrain_image_backbone(out, data, args.pretrain_epochs)
+            options = pretrain_options(config, pretrained) + options
         epochs = {'teacher_lidar': lidar_epochs, 'teacher': fusion_epochs}.get(name, args.epochs)
         camera = name not in TEACHER_RUNS
         curve = args.curve_epochs if name in CAMERA_MODELS else ()
