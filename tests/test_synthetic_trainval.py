@@ -22,7 +22,7 @@ from simdistill.datasets.synthetic_nuscenes import (SyntheticNuScenesConfig,
                                                     simulate_scene)
 from simdistill.datasets.synthetic_nuscenes.catalog import SCENE_SPACING
 from simdistill.datasets.synthetic_nuscenes.scene import stream_rng
-from test_synthetic_nuscenes import load_cli
+from test_synthetic_nuscenes import assert_ground_truth_scored_perfectly, load_cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -242,12 +242,7 @@ def test_devkit_evaluates_ground_truth_on_val_perfectly(nusc, tmp_path):
                                eval_set='val', output_dir=str(tmp_path), verbose=False)
     assert {scene_of_sample(nusc, t) for t in evaluation.gt_boxes.sample_tokens} == set(
         devkit_splits.val[:2])
-    metrics, _ = evaluation.evaluate()
-    present = {box.detection_name for box in evaluation.gt_boxes.all}
-    assert len(present) >= 5
-    for name in present:
-        assert metrics.get_label_ap(name, 2.0) > 0.99, name
-        assert metrics.get_label_tp(name, 'trans_err') < 1e-6
+    assert_ground_truth_scored_perfectly(evaluation)
 
 
 def test_object_counts_agree_with_a_devkit_recount(release, nusc, tmp_path, capsys):
