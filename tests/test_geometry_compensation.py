@@ -29,7 +29,7 @@ def build(**kwargs):
 
 
 def test_offsets_vary_with_the_cell_position():
-    gcm = build(bev_shape=(6, 10))
+    gcm = build(position_embedding=True, bev_shape=(6, 10))
     query, offsets, bev = offsets_on_a_constant_map(gcm)
     # the query is the cell's feature plus the embedding of its column (first C/2 channels) and
     # row (last C/2), mmdet's LearnedPositionalEncoding layout
@@ -52,7 +52,7 @@ def test_without_a_position_every_cell_samples_the_same_offsets():
 
 
 def test_the_residual_carries_the_feature_not_the_position():
-    gcm = build(bev_shape=(6, 10))
+    gcm = build(position_embedding=True, bev_shape=(6, 10))
     with torch.no_grad():
         for p in gcm.attention.output_proj.parameters():
             p.zero_()
@@ -61,8 +61,23 @@ def test_the_residual_carries_the_feature_not_the_position():
 
 
 def test_position_embedding_needs_its_grid():
-    gcm = build(bev_shape=(6, 10))
+    gcm = build(position_embedding=True, bev_shape=(6, 10))
     with pytest.raises(ValueError, match=r'\(6, 10\).*got \(10, 6\)'):
         gcm(torch.zeros(1, 16, 10, 6))
     with pytest.raises(ValueError, match='bev_shape'):
-        DeformableGeometryCompensation(embed_dims=16, num_heads=8, bev_shape=(6, ))
+        DeformableGeometryCompensation(embed_dims=16, num_heads=8, position_embedding=True)
+
+
+def test_the_student_sizes_the_position_tables_from_its_view_transform():
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmdet3d.registry import MODELS
+    from e2e_helpers import ROOT, drop_image_pretrain
+    from test_models import shrink_paper_config
+    init_default_scope('mmdet3d')
+    cfg = Config.fromfile(f'{ROOT}/configs/simdistill/simdistill-student_swint_8xb4-cyclic-20e_'
+                          'nus-3d.py')
+    assert MODELS.build(drop_image_pretrain(cfg.model)).geometry_compensation.bev_shape == (
+        180, 180)
+    cfg, _ = shrink_paper_config(cfg)  # a 48 x 48 camera BEV, 24 x 24 after its downsample
+    assert MODELS.build(cfg.model).geometry_compensation.bev_shape == (24, 24)

@@ -12,7 +12,7 @@ model = dict(
     sim_lidar_view_transform={{_base_.model.view_transform}},
     geometry_compensation=dict(
         type='DeformableGeometryCompensation', embed_dims=bev_channels, num_heads=8,
-        num_points=20, bev_shape={{_base_.bev_shape}}),  # learned position of each cell
+        num_points=20, position_embedding=True),  # learned position of each cell
     # [simulated LiDAR, camera] in the teacher's [LiDAR, camera] roles, to the teacher's width.
     fusion_layer=dict(_delete_=True, type='BEVConvFuser', in_channels=[bev_channels, bev_channels],
                       out_channels=64),

@@ -54,9 +54,12 @@ class DeformableGeometryCompensation(BaseModule):
         dropout: dropout on the attention output before the residual (0: exactly
             ``x + attn(x)``).
         im2col_step: mmcv's CUDA kernel chunk size.
-        bev_shape: ``(ny, nx)`` of the BEV map, for the learned position embedding (mmdet's
-            ``LearnedPositionalEncoding``: ``C / 2`` channels from the column, ``C / 2`` from the
-            row); None builds the module without one (as checkpoints from before it).
+        position_embedding: add a learned absolute position embedding of the cell to the
+            query (mmdet's ``LearnedPositionalEncoding``: ``C / 2`` channels from the column,
+            ``C / 2`` from the row); False builds the module without one (as checkpoints from
+            before it).
+        bev_shape: ``(ny, nx)`` of the BEV map, the size of the position tables; a
+            ``SimDistillStudent`` sets it from its view transform.
         init_cfg: mmengine init config (mmcv's own init of the attention when None).
 
     Shapes:
@@ -69,19 +72,20 @@ class DeformableGeometryCompensation(BaseModule):
                  num_points: int = 20,
                  dropout: float = 0.0,
                  im2col_step: int = 64,
+                 position_embedding: bool = False,
                  bev_shape: Optional[Sequence[int]] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims={embed_dims} is not divisible by num_heads={num_heads}')
-        if bev_shape is not None and (len(bev_shape) != 2 or embed_dims % 2):
-            raise ValueError(f'bev_shape must be (ny, nx) and embed_dims even for the position '
-                             f'embedding, got bev_shape={bev_shape}, embed_dims={embed_dims}')
+        if position_embedding and (bev_shape is None or len(bev_shape) != 2 or embed_dims % 2):
+            raise ValueError(f'the position embedding needs bev_shape (ny, nx) and an even '
+                             f'embed_dims, got bev_shape={bev_shape}, embed_dims={embed_dims}')
         self.embed_dims = embed_dims
-        self.bev_shape = tuple(bev_shape) if bev_shape is not None else None
+        self.bev_shape = tuple(bev_shape) if position_embedding else None
         self.position = (LearnedPositionalEncoding(embed_dims // 2, row_num_embed=bev_shape[0],
                                                    col_num_embed=bev_shape[1])
-                         if bev_shape is not None else None)
+                         if position_embedding else None)
         self.attention = CPUKernelDeformableAttention(
             embed_dims=embed_dims,
             num_heads=num_heads,

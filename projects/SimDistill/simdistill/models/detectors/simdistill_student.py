@@ -68,6 +68,10 @@ class SimDistillStudent(BEVFusionDetector):
         self.share_view_transform = share_view_transform
         self.sim_lidar_view_transform = (MODELS.build(sim_lidar_view_transform)
                                          if sim_lidar_view_transform is not None else None)
+        if geometry_compensation is not None and geometry_compensation.get('position_embedding'):
+            # the GCM's position table has the shape of the map it refines: one fact, here
+            geometry_compensation = dict(geometry_compensation,
+                                         bev_shape=camera_bev_shape(view_transform))
         self.geometry_compensation = (MODELS.build(geometry_compensation)
                                       if geometry_compensation is not None else None)
 
