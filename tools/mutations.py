@@ -14,7 +14,8 @@ copy's package first on ``PYTHONPATH`` and reports whether they failed (caught),
     python tools/mutations.py --json work_dirs/mutations.json
 
 Before the mutations it runs each selected test selection once unmutated (``--no-baseline``
-skips that): a selection that fails without a bug proves nothing, so the run stops there.
+skips that): a selection that fails without a bug proves nothing, so its mutations are reported
+as errors, not caught.
 The exit status is 0 only if every selected mutation was caught. ``tests/test_mutations.py``
 checks that every record's old text is still in its file exactly once, so the records cannot
 go stale silently.
@@ -294,6 +295,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix='simdistill-mutations-') as tmp:
         pristine = osp.join(tmp, 'pristine')
         copy_tree(pristine)
+        broken = set()  # selections that fail unmutated: their mutations prove nothing
         if not args.no_baseline:
             for tests in sorted({tuple(args.tests or m.tests) for m in selected}):
                 base = run_tests(pristine, tests, args.keyword, args.timeout, args.maxfail)
@@ -301,14 +303,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       flush=True)
                 if base['code'] != 0:
                     print(base['tail'], file=sys.stderr)
-                    return 2
+                    broken.add(tests)
         for m in selected:
-            work = osp.join(tmp, f'mutant-{m.id}')
-            shutil.copytree(pristine, work, symlinks=True)
-            apply(m, work)
             tests = list(args.tests or m.tests)
-            result = run_tests(work, tests, args.keyword, args.timeout, args.maxfail)
-            shutil.rmtree(work, ignore_errors=True)
+            if tuple(tests) in broken:
+                result = dict(code='baseline failed', failed=[], seconds=0.0, tail='')
+            else:
+                work = osp.join(tmp, f'mutant-{m.id}')
+                shutil.copytree(pristine, work, symlinks=True)
+                apply(m, work)
+                result = run_tests(work, tests, args.keyword, args.timeout, args.maxfail)
+                shutil.rmtree(work, ignore_errors=True)
             row = dict(asdict(m), verdict=verdict(result), failing_tests=result['failed'],
                        exit_code=result['code'], seconds=result['seconds'], tests=tests,
                        keyword=args.keyword)
