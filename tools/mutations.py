@@ -120,7 +120,8 @@ MUTATIONS: List[Mutation] = [
              '                s_feat, t_feat = s_feat, t_feat\n', ('tests/test_simdistill.py', )),
     Mutation(14, 'frozen teacher: SimDistill.train() puts the teacher in train mode',
              PKG + 'models/distillers/simdistill.py',
-             '        self.teacher.eval()  # BN statistics and dropout of the teacher never change\n',
+             '        self.teacher.eval()  # BN statistics and dropout of the teacher never '
+             'change\n',
              '        self.teacher.train(mode)\n', ('tests/test_simdistill.py', )),
     Mutation(15, 'BEV pool: ranks_feat off by one in build_plan', PKG + 'ops/bev_pool/plan.py',
              '        ranks_feat=feat[order],\n', '        ranks_feat=feat[order] + 1,\n',
