@@ -186,6 +186,16 @@ MUTATIONS: List[Mutation] = [
              '        annotations = load_info_file(self.ann_file)\n',
              '        annotations = __import__(\'mmengine\').load(self.ann_file)\n',
              ('tests/test_safe_loading.py', )),
+    Mutation(28, 'GT-paste database: read by plain pickle only (no restricted check first)',
+             PKG + 'datasets/transforms/gt_paste.py', '            load_info_file(info_path)\n',
+             '            pass\n',
+             ('tests/test_safe_loading.py::test_a_gt_paste_database_that_would_run_code_is_'
+              'refused', )),
+    Mutation(29, "metric: the info file read by mmdet3d's plain pickle only",
+             PKG + 'evaluation/nuscenes_metric.py', '            load_info_file(self.ann_file)\n',
+             '            pass\n',
+             ('tests/test_safe_loading.py::test_the_metric_refuses_an_info_file_that_would_run_'
+              'code', )),
 ]
 
 
