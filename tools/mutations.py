@@ -266,6 +266,11 @@ def run_tests(root: str, tests: Sequence[str], keyword: Optional[str], timeout: 
         code, output = 'timeout', (err.stdout or b'').decode(errors='replace') if isinstance(
             err.stdout, bytes) else (err.stdout or '')
     failed = re.findall(r'^(?:FAILED|ERROR) (\S+)', output, re.M)
+    if isinstance(code, int) and code < 0:  # killed by a signal: name the test it was in
+        running = re.findall(r'(tests/\S+\.py::\S+)', output) + [
+            f'tests/{osp.basename(f)}::{t}'
+            for f, t in re.findall(r'File "(\S+)", line \d+ in (test_\w+)', output)]
+        failed = [f'{running[-1] if running else "pytest"} (died of signal {-code})']
     return dict(code=code, failed=failed, seconds=round(time.time() - start, 1),
                 tail=output[-1500:])
 
@@ -274,6 +279,8 @@ def verdict(result: dict) -> str:
     # pytest: 0 all passed, 1 some failed; 2-5 interrupted, internal, usage, nothing collected
     if result['code'] == 1 and result['failed']:
         return 'caught'
+    if isinstance(result['code'], int) and result['code'] < 0:
+        return 'caught'  # pytest itself died of a signal (e.g. a segfault): the suite fails
     if result['code'] == 0:
         return 'missed'
     return 'error'
@@ -290,7 +297,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='do not run the selections unmutated first')
     parser.add_argument('--maxfail', type=int, default=1,
                         help='stop a run after this many failures (default 1)')
-    parser.add_argument('--timeout', type=float, default=3600, help='seconds per run')
+    parser.add_argument('--timeout', type=float, default=900, help='seconds per run')
     args = parser.parse_args(argv)
 
     selected = [by_id()[i] for i in args.only] if args.only else list(MUTATIONS)
