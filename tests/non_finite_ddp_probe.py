@@ -4,6 +4,7 @@ weights to ``<out>/rank<r>.pt``. Run by tests/test_non_finite_ddp.py:
 
     python tests/non_finite_ddp_probe.py OUT_DIR raise|skip PORT
 """
+import importlib.util
 import os
 import sys
 from datetime import timedelta
@@ -15,7 +16,21 @@ from mmengine.logging import MessageHub
 from mmengine.model import BaseModel, MMDistributedDataParallel
 from torch import nn
 
-from simdistill.engine.non_finite import NamesNonFiniteLosses, NonFiniteGuardOptimWrapper
+
+def load_non_finite():
+    """simdistill/engine/non_finite.py alone (it needs torch and mmengine only): importing the
+    package would import mmdet3d in each spawned rank, some 10 s apiece."""
+    package = importlib.util.find_spec('simdistill').submodule_search_locations[0]
+    spec = importlib.util.spec_from_file_location(
+        'simdistill_non_finite', os.path.join(package, 'engine', 'non_finite.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+non_finite = load_non_finite()
+NamesNonFiniteLosses = non_finite.NamesNonFiniteLosses
+NonFiniteGuardOptimWrapper = non_finite.NonFiniteGuardOptimWrapper
 
 STEPS, NAN_RANK, NAN_STEP = 4, 1, 1
 

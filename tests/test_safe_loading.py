@@ -203,3 +203,34 @@ def test_an_info_file_that_would_run_code_is_refused(tmp_path, kind):
     if kind == 'code':
         pickle.loads(path.read_bytes())
         assert marker.exists()
+
+
+def evil_info_file(tmp_path, content):
+    """``content`` with a ``WritesAFile`` inside, pickled to ``tmp_path/evil.pkl``; the path
+    and the file that unpickling it would create."""
+    import pickle
+    marker = tmp_path / 'pwned'
+    path = tmp_path / 'evil.pkl'
+    path.write_bytes(pickle.dumps(content(WritesAFile(str(marker))), protocol=2))
+    return path, marker
+
+
+def test_a_gt_paste_database_that_would_run_code_is_refused(tmp_path):
+    from simdistill.datasets.transforms.gt_paste import NumpyCompatDataBaseSampler
+    from simdistill.errors import UnsafeInfoFileError
+    path, marker = evil_info_file(tmp_path, lambda evil: {'car': [dict(path='x', extra=evil)]})
+    with pytest.raises(UnsafeInfoFileError, match=r'evil\.pkl.*io\.open'):
+        NumpyCompatDataBaseSampler(info_path=str(path), data_root=str(tmp_path), rate=1.0,
+                                   prepare={}, sample_groups=dict(car=2), classes=['car'])
+    assert not marker.exists(), 'loading the database ran code'
+
+
+def test_the_metric_refuses_an_info_file_that_would_run_code(tmp_path):
+    from simdistill.evaluation import CheckedNuScenesMetric
+    from simdistill.errors import UnsafeInfoFileError
+    path, marker = evil_info_file(tmp_path, lambda evil: dict(metainfo={}, data_list=[evil]))
+    metric = CheckedNuScenesMetric(data_root=str(tmp_path), ann_file=str(path))
+    metric.dataset_meta = dict(classes=['car'], version='v1.0-mini')
+    with pytest.raises(UnsafeInfoFileError, match=r'evil\.pkl.*io\.open'):
+        metric.compute_metrics([])
+    assert not marker.exists(), 'loading the info file ran code'

@@ -14,7 +14,8 @@ copy's package first on ``PYTHONPATH`` and reports whether they failed (caught),
     python tools/mutations.py --json work_dirs/mutations.json
 
 Before the mutations it runs each selected test selection once unmutated (``--no-baseline``
-skips that): a selection that fails without a bug proves nothing, so the run stops there.
+skips that): a selection that fails without a bug proves nothing, so its mutations are reported
+as errors, not caught.
 The exit status is 0 only if every selected mutation was caught. ``tests/test_mutations.py``
 checks that every record's old text is still in its file exactly once, so the records cannot
 go stale silently.
@@ -119,7 +120,8 @@ MUTATIONS: List[Mutation] = [
              '                s_feat, t_feat = s_feat, t_feat\n', ('tests/test_simdistill.py', )),
     Mutation(14, 'frozen teacher: SimDistill.train() puts the teacher in train mode',
              PKG + 'models/distillers/simdistill.py',
-             '        self.teacher.eval()  # BN statistics and dropout of the teacher never change\n',
+             '        self.teacher.eval()  # BN statistics and dropout of the teacher never '
+             'change\n',
              '        self.teacher.train(mode)\n', ('tests/test_simdistill.py', )),
     Mutation(15, 'BEV pool: ranks_feat off by one in build_plan', PKG + 'ops/bev_pool/plan.py',
              '        ranks_feat=feat[order],\n', '        ranks_feat=feat[order] + 1,\n',
@@ -184,6 +186,16 @@ MUTATIONS: List[Mutation] = [
              '        annotations = load_info_file(self.ann_file)\n',
              '        annotations = __import__(\'mmengine\').load(self.ann_file)\n',
              ('tests/test_safe_loading.py', )),
+    Mutation(28, 'GT-paste database: read by plain pickle only (no restricted check first)',
+             PKG + 'datasets/transforms/gt_paste.py', '            load_info_file(info_path)\n',
+             '            pass\n',
+             ('tests/test_safe_loading.py::test_a_gt_paste_database_that_would_run_code_is_'
+              'refused', )),
+    Mutation(29, "metric: the info file read by mmdet3d's plain pickle only",
+             PKG + 'evaluation/nuscenes_metric.py', '            load_info_file(self.ann_file)\n',
+             '            pass\n',
+             ('tests/test_safe_loading.py::test_the_metric_refuses_an_info_file_that_would_run_'
+              'code', )),
 ]
 
 
@@ -254,6 +266,11 @@ def run_tests(root: str, tests: Sequence[str], keyword: Optional[str], timeout: 
         code, output = 'timeout', (err.stdout or b'').decode(errors='replace') if isinstance(
             err.stdout, bytes) else (err.stdout or '')
     failed = re.findall(r'^(?:FAILED|ERROR) (\S+)', output, re.M)
+    if isinstance(code, int) and code < 0:  # killed by a signal: name the test it was in
+        running = re.findall(r'(tests/\S+\.py::\S+)', output) + [
+            f'tests/{osp.basename(f)}::{t}'
+            for f, t in re.findall(r'File "(\S+)", line \d+ in (test_\w+)', output)]
+        failed = [f'{running[-1] if running else "pytest"} (died of signal {-code})']
     return dict(code=code, failed=failed, seconds=round(time.time() - start, 1),
                 tail=output[-1500:])
 
@@ -262,6 +279,8 @@ def verdict(result: dict) -> str:
     # pytest: 0 all passed, 1 some failed; 2-5 interrupted, internal, usage, nothing collected
     if result['code'] == 1 and result['failed']:
         return 'caught'
+    if isinstance(result['code'], int) and result['code'] < 0:
+        return 'caught'  # pytest itself died of a signal (e.g. a segfault): the suite fails
     if result['code'] == 0:
         return 'missed'
     return 'error'
@@ -278,7 +297,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help='do not run the selections unmutated first')
     parser.add_argument('--maxfail', type=int, default=1,
                         help='stop a run after this many failures (default 1)')
-    parser.add_argument('--timeout', type=float, default=3600, help='seconds per run')
+    parser.add_argument('--timeout', type=float, default=900, help='seconds per run')
     args = parser.parse_args(argv)
 
     selected = [by_id()[i] for i in args.only] if args.only else list(MUTATIONS)
@@ -294,6 +313,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     with tempfile.TemporaryDirectory(prefix='simdistill-mutations-') as tmp:
         pristine = osp.join(tmp, 'pristine')
         copy_tree(pristine)
+        broken = set()  # selections that fail unmutated: their mutations prove nothing
         if not args.no_baseline:
             for tests in sorted({tuple(args.tests or m.tests) for m in selected}):
                 base = run_tests(pristine, tests, args.keyword, args.timeout, args.maxfail)
@@ -301,14 +321,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                       flush=True)
                 if base['code'] != 0:
                     print(base['tail'], file=sys.stderr)
-                    return 2
+                    broken.add(tests)
         for m in selected:
-            work = osp.join(tmp, f'mutant-{m.id}')
-            shutil.copytree(pristine, work, symlinks=True)
-            apply(m, work)
             tests = list(args.tests or m.tests)
-            result = run_tests(work, tests, args.keyword, args.timeout, args.maxfail)
-            shutil.rmtree(work, ignore_errors=True)
+            if tuple(tests) in broken:
+                result = dict(code='baseline failed', failed=[], seconds=0.0, tail='')
+            else:
+                work = osp.join(tmp, f'mutant-{m.id}')
+                shutil.copytree(pristine, work, symlinks=True)
+                apply(m, work)
+                result = run_tests(work, tests, args.keyword, args.timeout, args.maxfail)
+                shutil.rmtree(work, ignore_errors=True)
             row = dict(asdict(m), verdict=verdict(result), failing_tests=result['failed'],
                        exit_code=result['code'], seconds=result['seconds'], tests=tests,
                        keyword=args.keyword)

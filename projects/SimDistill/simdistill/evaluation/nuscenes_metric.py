@@ -15,6 +15,7 @@ from mmdet3d.evaluation.metrics import NuScenesMetric
 from mmdet3d.registry import METRICS
 
 from ..errors import ResultsFileError
+from ..utils.safe_pickle import load_info_file
 
 # What the devkit raises for a malformed results file (it validates with asserts).
 DEVKIT_REJECTIONS = (AssertionError, KeyError, TypeError, ValueError)
@@ -56,7 +57,16 @@ def results_file_problem(path: str, max_boxes_per_sample: int) -> Optional[str]:
 @METRICS.register_module()
 class CheckedNuScenesMetric(NuScenesMetric):
     """``NuScenesMetric`` raising :class:`ResultsFileError` when the devkit rejects the results
-    file (naming the file, and the sample, box and key at fault). Same arguments."""
+    file (naming the file, and the sample, box and key at fault). Same arguments.
+
+    The info file (``ann_file``) is read by the restricted unpickler of
+    :mod:`simdistill.utils.safe_pickle` first: one that would run code is refused before
+    mmdet3d's plain-pickle load sees it."""
+
+    def compute_metrics(self, results: List[dict]) -> Dict[str, float]:
+        if osp.isfile(self.ann_file):  # a remote ann_file goes to mmdet3d's loader alone
+            load_info_file(self.ann_file)
+        return super().compute_metrics(results)
 
     def evaluate_results_file(self, result_path: str,
                               classes: Optional[List[str]] = None) -> Dict[str, float]:

@@ -1,10 +1,13 @@
 """mmdet3d's GT-paste database sampler, runnable with the numpy the stack pins."""
+import os.path as osp
 from contextlib import contextmanager
 from typing import Iterator
 
 import numpy as np
 from mmdet3d.datasets.transforms import DataBaseSampler
 from mmdet3d.registry import TRANSFORMS
+
+from ...utils.safe_pickle import load_info_file
 
 
 @contextmanager
@@ -29,7 +32,14 @@ def _numpy_long() -> Iterator[None]:
 @TRANSFORMS.register_module()
 class NumpyCompatDataBaseSampler(DataBaseSampler):
     """``DataBaseSampler`` (objects cut from other training scans, for ``ObjectSample``) whose
-    sampling runs on numpy >= 1.24; same arguments, same samples."""
+    sampling runs on numpy >= 1.24; same arguments, same samples. Its database info file is
+    read by the restricted unpickler of :mod:`simdistill.utils.safe_pickle` first: one that
+    would run code is refused before mmdet3d's plain-pickle load sees it."""
+
+    def __init__(self, info_path: str, *args, **kwargs) -> None:
+        if osp.isfile(info_path):  # a remote info_path goes to mmdet3d's loader alone
+            load_info_file(info_path)
+        super().__init__(info_path, *args, **kwargs)
 
     def sample_all(self, *args, **kwargs):
         with _numpy_long():
