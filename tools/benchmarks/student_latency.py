@@ -192,9 +192,9 @@ def measure_gcm(size: str, batch: int, repeats: int) -> List[dict]:
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
     m = model_cfg(size, 'student')
-    gcm = MODELS.build(m.geometry_compensation)
-    gcm.init_weights()
     ny, nx = MODELS.build(m.view_transform).bev_shape
+    gcm = MODELS.build(dict(m.geometry_compensation, bev_shape=(ny, nx)))  # as the student does
+    gcm.init_weights()
     bev = torch.randn(batch, m.geometry_compensation.embed_dims, ny, nx)
     if not kernel_available():
         raise RuntimeError(f'the deformable attention kernel is unavailable: {extension_status()}')

@@ -211,7 +211,8 @@ def paper_train_step_setup(name: str, work_dir: str) -> tuple:
     model.init_weights()
     model.train()
     optim = dict(cfg.optim_wrapper, type='OptimWrapper', accumulative_counts=1)
-    optim.pop('loss_scale', None)
+    for key in ('loss_scale', 'on_non_finite'):  # AMP's and the non-finite guard's
+        optim.pop(key, None)
     optim_wrapper = build_optim_wrapper(model, optim)
     camera_model = model.student if hasattr(model, 'student') else model
     return model, optim_wrapper, paper_batch(camera_model.view_transform,
