@@ -7,6 +7,7 @@ model = dict(
     view_transform=dict(lidar_depth_channels=0),
     pts_voxel_encoder=None,
     pts_middle_encoder=None,
+    pts_bev_encoder=None,
     fusion_layer=None,
     pts_backbone=dict(in_channels={{_base_.model.view_transform.out_channels}}))  # camera BEV
 train_dataloader = dict(dataset=dict(pipeline={{_base_.camera_train_pipeline}}))

@@ -65,6 +65,9 @@ class BEVFusionDetector(NamesNonFiniteLosses, GradientDiagnosticsMixin, Base3DDe
         if not (has_camera or has_lidar):
             raise ValueError('BEVFusion needs a camera branch (view_transform) or a LiDAR '
                              'branch (pts_middle_encoder)')
+        if pts_bev_encoder is not None and not has_lidar:
+            raise ValueError('pts_bev_encoder refines the LiDAR BEV: it needs pts_middle_encoder '
+                             '(a camera-only config derived from a LiDAR one sets both to None)')
         if has_camera and has_lidar and fusion_layer is None:
             raise ValueError('a camera + LiDAR BEVFusion needs a fusion_layer')
         check_bev_grids(view_transform, pts_middle_encoder, pts_backbone, pts_neck, bbox_head)
