@@ -73,7 +73,7 @@ def synthetic_nuscenes_root(tmp_path_factory) -> Path:
     images, 2 sweeps between key frames, every scene downtown at clutter 1 in the standard
     palette), generated once per test session. Its generation settings are in
     ``<root>/synthetic_nuscenes.json``."""
-    from simdistill.datasets.synthetic_nuscenes import (SyntheticNuScenesConfig,
+    from synthetic_nuscenes import (SyntheticNuScenesConfig,
                                                         generate_synthetic_nuscenes)
     # .../data/nuscenes: the layout mmdet3d's converter needs (see nuscenes_infos below).
     root = tmp_path_factory.mktemp('synthetic_nuscenes') / 'data' / 'nuscenes'
@@ -110,6 +110,35 @@ def image_pretrain(nuscenes_infos, tmp_path_factory) -> str:
          '--epochs', '1', '--cfg-options',
          f'train_dataloader.dataset.data_root={nuscenes_infos["root"]}'])
     return out
+
+
+@pytest.fixture(scope='session')
+def fitted_lidar_model(nuscenes_infos, tmp_path_factory) -> dict:
+    """The CPU LiDAR-only model trained by tools/train.py for 200 iterations (50 epochs of
+    the 8 ``mini_val`` samples, batch 2, seed 0) on those samples without its BEV
+    augmentation (random rotations and flips would make 200 iterations too few to fit), and
+    scored on them by NuScenesMetric after the last epoch.
+
+    Returns ``dict(config=..., work_dir=..., checkpoint=<work_dir>/epoch_50.pth)``; the
+    config is the one trained (augmentation removed)."""
+    import sys
+    from e2e_helpers import LIDAR_ONLY, ROOT, data_options, run
+    sys.path.insert(0, os.path.join(ROOT, 'tools', 'benchmarks'))
+    from distill_gain import schedule_options
+    from overfit_check import with_augmentations
+    tmp_path = tmp_path_factory.mktemp('lidar_fit')
+    config = with_augmentations(LIDAR_ONLY, 'none', str(tmp_path))
+    work_dir = str(tmp_path / 'work')
+    epochs = 50
+    run([
+        sys.executable, 'tools/train.py', config, '--work-dir', work_dir, '--cfg-options',
+        f'train_dataloader.dataset.ann_file={nuscenes_infos["val"]}',
+        *schedule_options(epochs), 'default_hooks.checkpoint.interval=1000',  # last one only
+        'randomness.seed=0',
+        *data_options(nuscenes_infos)
+    ])
+    return dict(config=config, work_dir=work_dir,
+                checkpoint=os.path.join(work_dir, f'epoch_{epochs}.pth'))
 
 
 @pytest.fixture(scope='session')

@@ -5,6 +5,7 @@ import subprocess
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CPU_TEACHER = 'configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py'
 BASELINE = 'configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py'
+LIDAR_ONLY = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
 
 
 def data_options(infos):

@@ -19,13 +19,13 @@ from nuscenes.utils.geometry_utils import points_in_box, view_points
 from nuscenes.utils.splits import create_splits_scenes
 from pyquaternion import Quaternion
 
-from simdistill.datasets.synthetic_nuscenes import (CLASS_NAMES, SCENES,
+from synthetic_nuscenes import (CLASS_NAMES, SCENES,
                                                     SyntheticNuScenesConfig,
                                                     generate_synthetic_nuscenes, simulate_scene)
-from simdistill.datasets.synthetic_nuscenes import tables as tables_module
-from simdistill.datasets.synthetic_nuscenes.layout import CITY_LAYOUTS
-from simdistill.datasets.synthetic_nuscenes.materials import PALETTES
-from simdistill.datasets.synthetic_nuscenes.scene import scene_style
+from synthetic_nuscenes import tables as tables_module
+from synthetic_nuscenes.layout import CITY_LAYOUTS
+from synthetic_nuscenes.materials import PALETTES
+from synthetic_nuscenes.scene import scene_style
 
 VERSION = 'v1.0-mini'
 SCENE_NAMES = {
@@ -435,9 +435,9 @@ def test_box_velocity_matches_the_simulation(nusc, config):
 def _camera_frame(nusc, config, world, sd_token):
     """The generator's render of a camera image (with what each pixel sees), from the
     calibration and pose the devkit reads from the tables."""
-    from simdistill.datasets.synthetic_nuscenes.camera import CameraRenderer, sample_lighting
-    from simdistill.datasets.synthetic_nuscenes.geometry import RigidTransform
-    from simdistill.datasets.synthetic_nuscenes.scene import scene_rng
+    from synthetic_nuscenes.camera import CameraRenderer, sample_lighting
+    from synthetic_nuscenes.geometry import RigidTransform
+    from synthetic_nuscenes.scene import scene_rng
     sd = nusc.get('sample_data', sd_token)
     cs = nusc.get('calibrated_sensor', sd['calibrated_sensor_token'])
     pose = nusc.get('ego_pose', sd['ego_pose_token'])
@@ -538,11 +538,11 @@ def test_renderer_clips_faces_that_reach_behind_the_camera():
     """A bus beside the camera, reaching from 6 m ahead to 6 m behind it: only the part of its
     side in front of the camera is drawn, from the image's left edge to its projected far end,
     and nothing lands on the right half."""
-    from simdistill.datasets.synthetic_nuscenes.camera import CameraRenderer, sample_lighting
-    from simdistill.datasets.synthetic_nuscenes.geometry import (RigidTransform,
+    from synthetic_nuscenes.camera import CameraRenderer, sample_lighting
+    from synthetic_nuscenes.geometry import (RigidTransform,
                                                                  quaternion_from_yaw)
-    from simdistill.datasets.synthetic_nuscenes.layout import StreetLayout
-    from simdistill.datasets.synthetic_nuscenes.solids import Solids
+    from synthetic_nuscenes.layout import StreetLayout
+    from synthetic_nuscenes.solids import Solids
     axes = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])  # looks along +x
     camera_to_ego = RigidTransform.from_matrix(axes, [1.7, 0.0, 1.5])
     intrinsic = np.array([[250.0, 0.0, 160.0], [0.0, 250.0, 90.0], [0.0, 0.0, 1.0]])
@@ -834,8 +834,8 @@ def test_a_cars_heading_is_recoverable_from_its_points(nusc):
 def test_visibility_tokens_agree_with_a_brute_force_recount(nusc, config):
     """Every LiDAR ray tested against every solid of the scene (no pruning, float64): an
     object's visibility is the share of the rays that would hit it whose nearest hit it is."""
-    from simdistill.datasets.synthetic_nuscenes.lidar import LidarModel
-    from simdistill.datasets.synthetic_nuscenes.taxonomy import visibility_token
+    from synthetic_nuscenes.lidar import LidarModel
+    from synthetic_nuscenes.taxonomy import visibility_token
     model = LidarModel(azimuth_step_deg=config.azimuth_step_deg)
     agree = total = 0
     for scene_index in (1, 4):
@@ -904,7 +904,7 @@ def test_the_map_mask_holds_the_drive_and_not_the_buildings(nusc):
 def test_world_style_settings_change_the_world():
     """Another layout, clutter density and palette (world B of the transfer benchmark) give
     lower buildings, more street furniture and paler paints from the same generator."""
-    from simdistill.datasets.synthetic_nuscenes.materials import material_id
+    from synthetic_nuscenes.materials import material_id
     b = SyntheticNuScenesConfig(**{**TINY, 'seed': 1, 'city_layout': 'suburban',
                                    'clutter_density': 2.0, 'colour_palette': 'pastel'})
     a = SyntheticNuScenesConfig(**{**TINY, 'seed': 0, 'city_layout': 'downtown',
@@ -928,7 +928,7 @@ def test_world_style_settings_change_the_world():
 
 
 def _facade_heights(world) -> np.ndarray:
-    from simdistill.datasets.synthetic_nuscenes.materials import material_id
+    from synthetic_nuscenes.materials import material_id
     bg = world.background
     return bg.sizes_wlh[bg.materials == material_id('facade'), 2]
 

@@ -17,11 +17,11 @@ from nuscenes.utils import splits as devkit_splits
 from nuscenes.utils.splits import create_splits_scenes
 
 from simdistill.datasets.nuscenes_stats import read_release_stats
-from simdistill.datasets.synthetic_nuscenes import (SyntheticNuScenesConfig,
+from synthetic_nuscenes import (SyntheticNuScenesConfig,
                                                     generate_synthetic_nuscenes, plan_release,
                                                     simulate_scene)
-from simdistill.datasets.synthetic_nuscenes.catalog import SCENE_SPACING
-from simdistill.datasets.synthetic_nuscenes.scene import stream_rng
+from synthetic_nuscenes.catalog import SCENE_SPACING
+from synthetic_nuscenes.scene import stream_rng
 from test_synthetic_nuscenes import assert_ground_truth_scored_perfectly, load_cli
 
 ROOT = Path(__file__).resolve().parents[1]

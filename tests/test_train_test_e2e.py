@@ -35,7 +35,7 @@ def test_training_saves_a_checkpoint_and_evaluates_with_the_devkit(trained_teach
     the heatmap loss from 59 / 63 to 29 / 29, 0.49x / 0.46x. Floors: 0.85x and 0.7x. The
     devkit cannot tell this model from an untrained one (mAP 0.0006 / 0.0002, NDS 0.014 /
     0.007; an untrained teacher: 0.0, 0.020), so it is held only to having boxes matched
-    (NDS > 0); tests/test_learning_floor.py holds a longer-trained model to a devkit floor."""
+    (NDS > 0); the fitted LiDAR-only model below is held to a devkit floor."""
     iters, total, heatmap = training_losses(trained_teacher)
     assert iters == list(range(1, 17))  # 32 training samples, batch 2
     assert all(math.isfinite(v) for v in total)

@@ -20,9 +20,9 @@ import argparse
 import re
 from typing import List, Optional, Tuple, Union
 
-from simdistill.datasets.synthetic_nuscenes import (VERSIONS, SyntheticNuScenesConfig,
+from synthetic_nuscenes import (VERSIONS, SyntheticNuScenesConfig,
                                                     generate_synthetic_nuscenes)
-from simdistill.datasets.synthetic_nuscenes.config import (BENCHMARK_TRAIN_SCENES,
+from synthetic_nuscenes.config import (BENCHMARK_TRAIN_SCENES,
                                                            BENCHMARK_VAL_SCENES)
 
 # Config field -> command-line flag, to word errors in the user's terms.

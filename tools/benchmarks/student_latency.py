@@ -84,7 +84,7 @@ def model_cfg(size: str, variant: str):
 def camera_metas(view_transform):
     """A nuScenes rig (the synthetic generator's) seen at the network's input size."""
     import numpy as np
-    from simdistill.datasets.synthetic_nuscenes.rig import (CAMERA_CHANNELS, LIDAR_CHANNEL,
+    from synthetic_nuscenes.rig import (CAMERA_CHANNELS, LIDAR_CHANNEL,
                                                             calibrate_rig)
     H, W = view_transform.image_size
     scale = W / 1600

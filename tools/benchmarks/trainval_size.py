@@ -25,11 +25,11 @@ from typing import Dict, List, Optional
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.datasets.nuscenes_stats import count_objects  # noqa: E402
-from simdistill.datasets.synthetic_nuscenes import (CLASS_NAMES, OBJECT_CLASSES,  # noqa: E402
+from synthetic_nuscenes import (CLASS_NAMES, OBJECT_CLASSES,  # noqa: E402
                                                     SyntheticNuScenesConfig,
                                                     generate_synthetic_nuscenes, plan_release,
                                                     simulate_scene)
-from simdistill.datasets.synthetic_nuscenes.config import (  # noqa: E402
+from synthetic_nuscenes.config import (  # noqa: E402
     BENCHMARK_TRAIN_SCENES, BENCHMARK_VAL_SCENES)
 from simdistill.utils.atomic import atomic_path  # noqa: E402
 

@@ -27,8 +27,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from distill_gain import run_logged, schedule_options  # noqa: E402
-from simdistill.datasets.synthetic_nuscenes import SCENES, SyntheticNuScenesConfig  # noqa: E402
-from simdistill.datasets.synthetic_nuscenes.scene import scene_style  # noqa: E402
+from synthetic_nuscenes import SCENES, SyntheticNuScenesConfig  # noqa: E402
+from synthetic_nuscenes.scene import scene_style  # noqa: E402
 from simdistill.utils.atomic import atomic_path  # noqa: E402
 from simdistill.utils.metric_logs import read_nuscenes_metrics  # noqa: E402
 

@@ -1,11 +1,8 @@
-"""Datasets of SimDistill: the checked nuScenes dataset, the synthetic nuScenes generator and
-the pipeline transforms."""
+"""Datasets of SimDistill: the checked nuScenes dataset and the pipeline transforms.
+
+The synthetic nuScenes generator is its own package, ``synthetic_nuscenes`` (beside this one);
+the model code never imports it."""
 from . import transforms  # noqa: F401  (registers the transforms)
 from .nuscenes_dataset import CheckedNuScenesDataset
-from .synthetic_nuscenes import (GenerationSummary, SyntheticNuScenesConfig,
-                                 generate_synthetic_nuscenes)
 
-__all__ = [
-    'CheckedNuScenesDataset', 'GenerationSummary', 'SyntheticNuScenesConfig',
-    'generate_synthetic_nuscenes'
-]
+__all__ = ['CheckedNuScenesDataset']

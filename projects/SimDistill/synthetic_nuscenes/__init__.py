@@ -13,7 +13,7 @@ single value pins every scene.
 
 Example::
 
-    from simdistill.datasets import SyntheticNuScenesConfig, generate_synthetic_nuscenes
+    from synthetic_nuscenes import SyntheticNuScenesConfig, generate_synthetic_nuscenes
     generate_synthetic_nuscenes('data/nuscenes', SyntheticNuScenesConfig(seed=0))
 """
 from .catalog import SCENES, VERSION, VERSIONS

@@ -13,8 +13,8 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from ...utils.atomic import replace_path
-from ..nuscenes_stats import SplitStats, count_objects, format_table
+from simdistill.utils.atomic import replace_path
+from simdistill.datasets.nuscenes_stats import SplitStats, count_objects, format_table
 from .camera import CameraRenderer, sample_lighting, save_jpeg
 from .config import SyntheticNuScenesConfig
 from .geometry import quaternion_from_yaw
@@ -292,7 +292,7 @@ def generate_synthetic_nuscenes(out_dir: Union[str, Path],
         with open(staging / MARKER_FILE, 'w') as f:
             json.dump(
                 {
-                    'generator': 'simdistill.datasets.synthetic_nuscenes',
+                    'generator': 'synthetic_nuscenes',
                     'version': config.version,
                     'config': config.record()
                 },
