@@ -13,10 +13,10 @@ import simdistill  # noqa: F401
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import LiDARInstance3DBoxes
 from simdistill.models import DeformableGeometryCompensation
-from simdistill.models.dense_heads import HeadGrid
 from simdistill.models.distillers import gt_heatmap_mask
 from simdistill.models.distillers.prediction_distill import (regression_distill_loss,
                                                              teacher_task_heatmaps)
+from simdistill.structures import HeadGrid
 from simdistill.utils.export import export_student_weights
 from e2e_helpers import drop_image_pretrain
 from test_models import random_batch

@@ -12,10 +12,10 @@ from ...engine.non_finite import NamesNonFiniteLosses
 from ...errors import ConfigMismatchError
 from ...ops.bev_pool import BEVPoolPlanCache
 from ...utils.state_dicts import select_prefix
+from ...structures.bev_grid import check_bev_grids, head_map_shape
 from ..detectors.bevfusion import BEV_MAPS
-from ..detectors.grid_check import check_bev_grids, head_map_shape
 from ..view_transforms import LSSViewTransform
-from .bev_mask import bev_grid_of_view_transform, gt_heatmap_mask
+from .bev_mask import gt_heatmap_mask
 from .prediction_distill import (HEATMAP_AVERAGES, head_kind, heatmap_distill_loss,
                                  regression_distill_loss, task_class_indices,
                                  teacher_task_heatmaps)
@@ -262,7 +262,7 @@ class SimDistill(NamesNonFiniteLosses, GradientDiagnosticsMixin, Base3DDetector)
                                  f'vs teacher {t_key} {tuple(t_feat.shape)}')
             if self.feature_masks[name] == 'gt_heatmap':
                 if mask is None:
-                    grid = bev_grid_of_view_transform(self.student.view_transform)
+                    grid = self.student.view_transform.map_grid
                     mask = gt_heatmap_mask(batch_gt_instances_3d, grid, self.num_classes,
                                            **self.mask_cfg).to(s_feat)
                 s_feat, t_feat = s_feat * mask, t_feat * mask
