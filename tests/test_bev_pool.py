@@ -18,12 +18,13 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simdistill.ops.bev_pool import (IMPLEMENTATIONS, BEVGrid, BEVPoolPlan, BEVPoolPlanCache,
+from simdistill.ops.bev_pool import (IMPLEMENTATIONS, BEVPoolPlan, BEVPoolPlanCache,
                                      TorchBackend, bev_pool, build_plan, extension,
                                      extension_status, get_backend, interval_pool,
                                      lss_bev_pool)
 from simdistill.ops import lazy_extension
 from simdistill.ops.bev_pool.backends import ExtensionBackend
+from simdistill.structures import BEVGrid
 
 CUDA = torch.cuda.is_available()
 IMPLS = sorted(IMPLEMENTATIONS)

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from simdistill.ops.bev_pool import bev_pool, build_plan, extension, get_backend
-from simdistill.ops.bev_pool.grid import BEVGrid
+from simdistill.structures import BEVGrid
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(extension.__file__))  # .../simdistill/ops
 # The loader needs only torch: the helper processes import it below empty stand-ins of the

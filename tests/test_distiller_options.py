@@ -11,7 +11,6 @@ import simdistill  # noqa: F401
 from mmdet3d.registry import MODELS
 from simdistill.engine.gradient_diagnostics import GradientDiagnosticsHook, bev_gradient_norms
 from simdistill.models.distillers import gt_heatmap_mask
-from simdistill.models.distillers.bev_mask import bev_grid_of_view_transform
 from simdistill.models.distillers.prediction_distill import heatmap_distill_loss
 from test_simdistill import build_distiller, teacher_batch, trained_looking_teacher
 
@@ -55,7 +54,7 @@ def test_mask_sum_average_is_the_mean_over_the_masked_region(teacher_ckpt):
     with torch.no_grad():
         a = cells.feature_distill_losses(student, teacher, gts)['loss_distill_lidar']
         b = masked.feature_distill_losses(student, teacher, gts)['loss_distill_lidar']
-    grid = bev_grid_of_view_transform(cells.student.view_transform)
+    grid = cells.student.view_transform.map_grid
     mask = gt_heatmap_mask(gts, grid, cells.num_classes, **cells.mask_cfg)
     C = teacher['lidar_bev'].shape[1]
     elements = teacher['lidar_bev'].numel()

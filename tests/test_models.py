@@ -14,8 +14,9 @@ from mmengine.structures import InstanceData
 import simdistill  # noqa: F401
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
-from simdistill.models import BEVConvFuser, LSSViewTransform, check_bev_grids
+from simdistill.models import BEVConvFuser, LSSViewTransform
 from simdistill.models.view_transforms import frustum_to_lidar, make_frustum
+from simdistill.structures import check_bev_grids
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(ROOT, 'configs', 'bevfusion', '*.py')))

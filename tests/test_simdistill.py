@@ -13,10 +13,10 @@ import simdistill  # noqa: F401
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import LiDARInstance3DBoxes
 from simdistill.models import DeformableGeometryCompensation
-from simdistill.models.dense_heads import HeadGrid
 from simdistill.models.distillers import gt_heatmap_mask
-from simdistill.models.distillers.prediction_distill import (regression_distill_loss,
-                                                             teacher_task_heatmaps)
+from simdistill.models.distillers.prediction_adapters import TransFusionPredictions
+from simdistill.models.distillers.prediction_distill import regression_distill_loss
+from simdistill.structures import HeadGrid
 from simdistill.utils.export import export_student_weights
 from e2e_helpers import drop_image_pretrain
 from test_models import random_batch
@@ -232,12 +232,12 @@ def test_heatmap_qfl_by_hand_and_zero_when_equal():
 def test_transfusion_heatmap_is_split_into_the_students_tasks_class_by_class():
     heatmap = torch.randn(2, 10, 3, 3)
     tasks = ((0, ), (1, 2), (3, 4), (5, ), (6, 7), (8, 9))
-    out = teacher_task_heatmaps([[{'heatmap': heatmap}]], 'transfusion', tasks)
+    out = TransFusionPredictions(tasks).teacher_heatmaps([[{'heatmap': heatmap}]])
     assert [t.shape[1] for t in out] == [1, 2, 2, 1, 2, 2]
     assert torch.equal(out[4][:, 1], heatmap.sigmoid()[:, 7])  # class 7 = task 4's second
     with pytest.raises(ValueError, match='TransFusion'):
-        from simdistill.models.distillers.prediction_distill import head_kind
-        head_kind(dict(type='Anchor3DHead'))
+        from simdistill.models.distillers.prediction_adapters import prediction_adapter_class
+        prediction_adapter_class(dict(type='Anchor3DHead'))
 
 
 def test_regression_term_uses_real_centres_only():

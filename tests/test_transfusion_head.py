@@ -14,9 +14,10 @@ from mmdet3d.structures import Det3DDataSample, LiDARInstance3DBoxes
 from mmengine.structures import InstanceData
 from torch import nn
 
-from simdistill.models.dense_heads import (HeadGrid, TransFusionBoxCoder, BEVTransFusionHead,
+from simdistill.models.dense_heads import (TransFusionBoxCoder, BEVTransFusionHead,
                                            gaussian_heatmap_targets, topk_peaks)
 from simdistill.models.dense_heads.bbox_coder import CODE_FIELDS
+from simdistill.structures import HeadGrid
 
 NUM_CLASSES = 3
 IN_CHANNELS = 16

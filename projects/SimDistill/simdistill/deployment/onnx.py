@@ -30,7 +30,7 @@ def geometry_of(model) -> dict:
         dict: ``image_size`` (H, W), ``feature_size`` (h, w), ``depth_bins``, ``frustum_sha``
         (the frustum's bytes, float32), ``bev_grid`` (x/y/z bounds), ``bev_cell_rounding``
         (``'trunc'`` or ``'floor'``: how the plan inputs assign frustum points to cells, see
-        :class:`~simdistill.ops.bev_pool.BEVGrid`), ``head_outputs``.
+        :class:`~simdistill.structures.BEVGrid`), ``head_outputs``.
     """
     transform = model.view_transform
     frustum = transform.frustum.detach().cpu().float().contiguous().numpy()

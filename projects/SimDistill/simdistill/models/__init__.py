@@ -2,7 +2,7 @@
 from . import dense_heads  # noqa: F401  (registers BEVTransFusionHead)
 from .bev_encoders import (BEVConvEncoder, ConvGeometryCompensation,
                            DeformableGeometryCompensation)
-from .detectors import BEVFusionDetector, SimDistillStudent, check_bev_grids
+from .detectors import BEVFusionDetector, SimDistillStudent
 from .distillers import SimDistill
 from .fusers import BEVConvFuser
 from .necks import LSSFPNNeck
@@ -11,5 +11,5 @@ from .view_transforms import LSSViewTransform
 __all__ = [
     'BEVConvEncoder', 'BEVConvFuser', 'BEVFusionDetector', 'ConvGeometryCompensation',
     'DeformableGeometryCompensation',
-    'LSSFPNNeck', 'LSSViewTransform', 'SimDistill', 'SimDistillStudent', 'check_bev_grids'
+    'LSSFPNNeck', 'LSSViewTransform', 'SimDistill', 'SimDistillStudent'
 ]

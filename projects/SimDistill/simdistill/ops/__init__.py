@@ -6,7 +6,7 @@
 attention. Both build through :mod:`.lazy_extension`.
 """
 from . import bev_pool, deformable_attention
-from .bev_pool import BEVGrid, BEVPoolPlan, BEVPoolPlanCache, build_plan, lss_bev_pool
+from .bev_pool import BEVPoolPlan, BEVPoolPlanCache, build_plan, lss_bev_pool
 
-__all__ = ['BEVGrid', 'BEVPoolPlan', 'BEVPoolPlanCache', 'bev_pool', 'build_plan',
+__all__ = ['BEVPoolPlan', 'BEVPoolPlanCache', 'bev_pool', 'build_plan',
            'deformable_attention', 'lss_bev_pool']

@@ -1,7 +1,6 @@
 """Detection heads (TransFusion-style; CenterHead with CenterPoint's init) and their task
 utilities (registered on import)."""
 from .bbox_coder import TransFusionBoxCoder
-from .bev_grid import HeadGrid
 from .center_head import PriorInitCenterHead
 from .heatmap_targets import gaussian_heatmap_targets
 from .match_costs import BEVCenterL1Cost, BoxIoU3DCost
@@ -10,7 +9,7 @@ from .proposals import heatmap_peaks, topk_peaks
 from .transfusion_head import BEVTransFusionHead, gravity_to_boxes
 
 __all__ = [
-    'BEVCenterL1Cost', 'BoxIoU3DCost', 'HeadGrid', 'LearnedBEVPositionalEncoding',
+    'BEVCenterL1Cost', 'BoxIoU3DCost', 'LearnedBEVPositionalEncoding',
     'PriorInitCenterHead', 'TransFusionBoxCoder', 'BEVTransFusionHead', 'gaussian_heatmap_targets',
     'gravity_to_boxes', 'heatmap_peaks', 'topk_peaks'
 ]

@@ -6,7 +6,7 @@ from mmdet.models.task_modules.coders.base_bbox_coder import BaseBBoxCoder
 from mmdet3d.registry import TASK_UTILS
 from torch import Tensor
 
-from .bev_grid import HeadGrid
+from ...structures.bev_grid import HeadGrid
 
 # (name, width) of the code's fields, in order; the head predicts one tensor per field.
 CODE_FIELDS = (('center', 2), ('height', 1), ('dim', 3), ('rot', 2), ('vel', 2))
@@ -22,7 +22,7 @@ class TransFusionBoxCoder(BaseBBoxCoder):
 
     A box ``(x, y, z, dx, dy, dz, yaw, vx, vy)`` -- LiDAR coordinates, **gravity centre**,
     metres, radians, m/s -- is encoded for a query at cell coordinates ``(u, v)`` (see
-    :mod:`.bev_grid`; a query sits at its cell's centre) as the 10 numbers
+    :mod:`simdistill.structures.bev_grid`; a query sits at its cell's centre) as the 10 numbers
 
     ``(x_cell - u, y_cell - v, z, log dx, log dy, log dz, sin yaw, cos yaw, vx, vy)``
 

@@ -3,7 +3,7 @@ import torch
 from mmdet3d.models.utils import draw_heatmap_gaussian, gaussian_radius
 from torch import Tensor
 
-from .bev_grid import HeadGrid
+from ...structures.bev_grid import HeadGrid
 
 
 def gaussian_heatmap_targets(gt_bboxes: Tensor,

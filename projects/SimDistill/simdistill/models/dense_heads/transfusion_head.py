@@ -13,7 +13,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor, nn
 
 from .bbox_coder import CODE_FIELDS, CODE_SIZE, TransFusionBoxCoder
-from .bev_grid import HeadGrid
+from ...structures.bev_grid import HeadGrid
 from .decoder_layer import TransFusionDecoderLayer
 from .heatmap_targets import gaussian_heatmap_targets
 from .proposals import heatmap_peaks

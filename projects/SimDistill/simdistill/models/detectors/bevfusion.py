@@ -16,7 +16,7 @@ from ...engine.non_finite import NamesNonFiniteLosses
 from ...model_conversion import refuse_upstream_layout
 from ..view_transforms import stack_camera_matrices
 from .finite_boxes import drop_non_finite_boxes
-from .grid_check import check_bev_grids
+from ...structures.bev_grid import check_bev_grids
 
 ConfigType = Optional[dict]
 # (view transform, image features (B, N, C, h, w)) -> BEV (B, C', ny, nx)

@@ -5,7 +5,7 @@ from mmdet3d.registry import MODELS
 from torch import Tensor
 
 from .bevfusion import BEVFusionDetector, ConfigType, LiftFn
-from .grid_check import camera_bev_shape
+from ...structures.bev_grid import camera_bev_shape
 
 
 @MODELS.register_module()

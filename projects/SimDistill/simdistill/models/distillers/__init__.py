@@ -1,9 +1,9 @@
 """The SimDistill distiller and its losses (registered on import)."""
-from .bev_mask import bev_grid_of_view_transform, gt_heatmap_mask
+from .bev_mask import gt_heatmap_mask
 from .simdistill import SimDistill, split_student_state
 from .teacher import build_frozen_teacher, check_state_dict_matches
 
 __all__ = [
-    'SimDistill', 'bev_grid_of_view_transform', 'build_frozen_teacher',
+    'SimDistill', 'build_frozen_teacher',
     'check_state_dict_matches', 'gt_heatmap_mask', 'split_student_state'
 ]

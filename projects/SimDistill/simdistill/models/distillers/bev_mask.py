@@ -5,15 +5,8 @@ import torch
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from ..dense_heads import HeadGrid, gaussian_heatmap_targets
-
-
-def bev_grid_of_view_transform(view_transform) -> HeadGrid:
-    """The grid of an LSS view transform's output map (pooling grid / ``downsample``)."""
-    grid, ds = view_transform.grid, view_transform.downsample_factor
-    ny, nx = view_transform.bev_shape
-    return HeadGrid(x_min=grid.xbound[0], y_min=grid.ybound[0], cell_x=grid.xbound[2] * ds,
-                    cell_y=grid.ybound[2] * ds, nx=nx, ny=ny)
+from ...structures.bev_grid import HeadGrid
+from ..dense_heads import gaussian_heatmap_targets
 
 
 def gt_heatmap_mask(batch_gt_instances_3d: Sequence[InstanceData], grid: HeadGrid,
@@ -28,7 +21,7 @@ def gt_heatmap_mask(batch_gt_instances_3d: Sequence[InstanceData], grid: HeadGri
     Args:
         batch_gt_instances_3d: per sample ``bboxes_3d`` (mmdet3d boxes, metres) and
             ``labels_3d``.
-        grid: the BEV map's grid.
+        grid: the BEV map's grid (an LSS view transform's is its ``map_grid``).
         num_classes: ``K``.
         gaussian_overlap, min_radius: as for :func:`gaussian_heatmap_targets`.
 

@@ -1,11 +1,10 @@
 """The head's predictions distilled from teacher to student (SimDistill's prediction term).
 
-The student's head is a CenterHead (per-task dense heatmaps and box regressions). The teacher's
-is a CenterHead with the same tasks, or a TransFusion head, whose one dense class heatmap is
-split into the student's tasks class by class (TransFusion regresses boxes per query, not per
-cell, so only its heatmap is distilled).
+The student's head is a CenterHead (per-task dense heatmaps and box regressions). The losses
+here compare the student's outputs with the teacher's once they are in that per-task form;
+bringing them there is the job of the teacher head's adapter (:mod:`.prediction_adapters`).
 """
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -16,25 +15,6 @@ PredsDicts = Sequence[List[Dict[str, Tensor]]]
 # The order CenterHead concatenates its regression heads in (mmdet3d's loss_by_feat).
 BOX_KEYS = ('reg', 'height', 'dim', 'rot', 'vel')
 HEATMAP_AVERAGES = ('cells', 'teacher_positive')
-
-
-def teacher_task_heatmaps(teacher_preds: PredsDicts, teacher_kind: str,
-                          task_class_indices: Sequence[Sequence[int]]) -> List[Tensor]:
-    """Teacher heatmap probabilities per student task (sigmoid applied once, here).
-
-    Args:
-        teacher_preds: the teacher head's raw outputs (CenterHead nesting).
-        teacher_kind: ``'center'`` (same tasks as the student) or ``'transfusion'``.
-        task_class_indices: per student task, the teacher class index of each of its classes
-            (used for ``'transfusion'``).
-
-    Returns:
-        list: per task ``(B, k_t, H, W)`` probabilities, detached.
-    """
-    if teacher_kind == 'center':
-        return [task[0]['heatmap'].detach().sigmoid() for task in teacher_preds]
-    heatmap = teacher_preds[0][0]['heatmap'].detach().sigmoid()
-    return [heatmap[:, list(indices)] for indices in task_class_indices]
 
 
 def heatmap_distill_loss(student_preds: PredsDicts, teacher_heatmaps: Sequence[Tensor],
@@ -126,13 +106,3 @@ def task_class_indices(student_tasks: Sequence[dict],
         out.append(tuple(list(teacher_classes).index(c) for c in task['class_names']))
     return tuple(out)
 
-
-def head_kind(head_cfg: Optional[dict]) -> str:
-    """``'center'`` or ``'transfusion'`` from a head config's type."""
-    head_type = (head_cfg or {}).get('type', '')
-    if head_type.endswith('CenterHead'):
-        return 'center'
-    if head_type.endswith('TransFusionHead'):
-        return 'transfusion'
-    raise ValueError(f'prediction distillation supports CenterHead and TransFusionHead '
-                     f'teachers, got {head_type!r}')

@@ -12,13 +12,12 @@ from ...engine.non_finite import NamesNonFiniteLosses
 from ...errors import ConfigMismatchError
 from ...ops.bev_pool import BEVPoolPlanCache
 from ...utils.state_dicts import select_prefix
+from ...structures.bev_grid import check_bev_grids, head_map_shape
 from ..detectors.bevfusion import BEV_MAPS
-from ..detectors.grid_check import check_bev_grids, head_map_shape
 from ..view_transforms import LSSViewTransform
-from .bev_mask import bev_grid_of_view_transform, gt_heatmap_mask
-from .prediction_distill import (HEATMAP_AVERAGES, head_kind, heatmap_distill_loss,
-                                 regression_distill_loss, task_class_indices,
-                                 teacher_task_heatmaps)
+from .bev_mask import gt_heatmap_mask
+from .prediction_adapters import TeacherPredictionAdapter, build_prediction_adapter
+from .prediction_distill import HEATMAP_AVERAGES, heatmap_distill_loss, regression_distill_loss
 from .teacher import build_frozen_teacher, teacher_model_cfg
 
 FEATURE_TERMS = {  # loss name -> (student feature, teacher feature)
@@ -157,22 +156,10 @@ class SimDistill(NamesNonFiniteLosses, GradientDiagnosticsMixin, Base3DDetector)
                 if not isinstance(getattr(model, name, None), nn.Module):
                     raise ValueError(f'init_student_from_teacher: the {role} has no module '
                                      f'{name!r}')
-        self.teacher_head = head_kind(teacher_cfg.get('bbox_head'))
-        if self.teacher_head == 'transfusion' and self.loss_reg is not None:
-            raise ValueError('loss_distill_reg needs a CenterHead teacher: a TransFusion head '
-                             'regresses boxes per query, not per cell; set it to None')
         student_tasks = student['bbox_head']['tasks']
-        teacher_classes = (class_names if self.teacher_head == 'transfusion' else
-                           [c for t in teacher_cfg['bbox_head']['tasks'] for c in t['class_names']])
-        if teacher_classes is None:
-            raise ValueError('a TransFusion teacher needs class_names (its label order)')
-        if self.teacher_head == 'center':
-            s_tasks = [list(t['class_names']) for t in student_tasks]
-            t_tasks = [list(t['class_names']) for t in teacher_cfg['bbox_head']['tasks']]
-            if s_tasks != t_tasks:
-                raise ConfigMismatchError(f'a CenterHead teacher must have the student\'s tasks: '
-                                          f'student {s_tasks}, teacher {t_tasks}')
-        self.task_classes = task_class_indices(student_tasks, teacher_classes)
+        self.prediction_adapter: TeacherPredictionAdapter = build_prediction_adapter(
+            teacher_cfg.get('bbox_head'), student_tasks, class_names,
+            regression=self.loss_reg is not None)
         self.num_classes = sum(len(t['class_names']) for t in student_tasks)
         if share_plan:
             self.share_plan_cache()
@@ -183,6 +170,11 @@ class SimDistill(NamesNonFiniteLosses, GradientDiagnosticsMixin, Base3DDetector)
     @property
     def teacher(self) -> nn.Module:
         return self._teacher.module
+
+    @property
+    def teacher_head(self) -> str:
+        """The teacher head's kind (``'center'``, ``'transfusion'``), for logs and checks."""
+        return self.prediction_adapter.name
 
     def train(self, mode: bool = True) -> 'SimDistill':
         super().train(mode)
@@ -262,7 +254,7 @@ class SimDistill(NamesNonFiniteLosses, GradientDiagnosticsMixin, Base3DDetector)
                                  f'vs teacher {t_key} {tuple(t_feat.shape)}')
             if self.feature_masks[name] == 'gt_heatmap':
                 if mask is None:
-                    grid = bev_grid_of_view_transform(self.student.view_transform)
+                    grid = self.student.view_transform.map_grid
                     mask = gt_heatmap_mask(batch_gt_instances_3d, grid, self.num_classes,
                                            **self.mask_cfg).to(s_feat)
                 s_feat, t_feat = s_feat * mask, t_feat * mask
@@ -276,15 +268,18 @@ class SimDistill(NamesNonFiniteLosses, GradientDiagnosticsMixin, Base3DDetector)
 
     def prediction_distill_losses(self, s_preds, t_preds,
                                   batch_gt_instances_3d) -> Dict[str, Tensor]:
-        losses = {}
+        """The heatmap and box-regression terms, the teacher's outputs brought into the
+        student's per-task form by :attr:`prediction_adapter` (which, at build, refused the
+        terms its head does not support)."""
+        losses, adapter = {}, self.prediction_adapter
         if self.loss_heatmap is not None:
-            targets = teacher_task_heatmaps(t_preds, self.teacher_head, self.task_classes)
             losses['loss_distill_heatmap'] = heatmap_distill_loss(
-                s_preds, targets, self.loss_heatmap, self.heatmap_average)
+                s_preds, adapter.teacher_heatmaps(t_preds), self.loss_heatmap,
+                self.heatmap_average)
         if self.loss_reg is not None:
             _, _, inds, masks = self.student.bbox_head.get_targets(batch_gt_instances_3d)
-            losses['loss_distill_reg'] = regression_distill_loss(s_preds, t_preds, inds, masks,
-                                                                 self.loss_reg)
+            losses['loss_distill_reg'] = regression_distill_loss(
+                s_preds, adapter.teacher_regressions(t_preds), inds, masks, self.loss_reg)
         return losses
 
     def loss(self, batch_inputs_dict: dict, batch_data_samples: List[Det3DDataSample],

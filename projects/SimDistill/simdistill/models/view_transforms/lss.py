@@ -6,7 +6,8 @@ from mmdet3d.registry import MODELS
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
-from ...ops.bev_pool import BEVGrid, BEVPoolPlanCache, bev_pool, build_plan
+from ...ops.bev_pool import BEVPoolPlanCache, bev_pool, build_plan
+from ...structures.bev_grid import BEVGrid, HeadGrid
 from .frustum import frustum_to_lidar, make_frustum
 
 CAMERA_KEYS = ('cam2img', 'lidar2cam', 'img_aug_matrix', 'lidar_aug_matrix')
@@ -121,9 +122,14 @@ class LSSViewTransform(BaseModule):
         self.plan_cache = BEVPoolPlanCache()
 
     @property
+    def map_grid(self) -> HeadGrid:
+        """The grid of the output BEV map: the pooling grid after the ``downsample`` stride."""
+        return self.grid.map_grid(self.downsample_factor)
+
+    @property
     def bev_shape(self) -> Tuple[int, int]:
         """``(rows, columns)`` = ``(ny, nx)`` of the output BEV map."""
-        return self.ny // self.downsample_factor, self.nx // self.downsample_factor
+        return self.map_grid.shape
 
     def _build_depthnet(self) -> nn.Module:
         out = self.num_depth_bins + self.out_channels

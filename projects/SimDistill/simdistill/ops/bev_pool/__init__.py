@@ -9,13 +9,12 @@ from .backends import get_backend
 from .cache import BEVPoolPlanCache
 from .extension import build, cuda_arch_list, cuda_buildable, load_extension
 from .extension import status as extension_status
-from .grid import BEVGrid
 from .plan import BEVPoolPlan, FeatGroups, build_plan
 from .reference import TorchBackend, materialize_index_add
 from .scatter import scatter_pool, scatter_pool_indices
 
 __all__ = [
-    'BEVGrid', 'BEVPoolPlan', 'BEVPoolPlanCache', 'FeatGroups', 'IMPLEMENTATIONS',
+    'BEVPoolPlan', 'BEVPoolPlanCache', 'FeatGroups', 'IMPLEMENTATIONS',
     'TorchBackend', 'bev_pool', 'build', 'build_plan', 'cuda_arch_list', 'cuda_buildable',
     'extension_status', 'fused_pool', 'get_backend', 'interval_pool', 'load_extension',
     'lss_bev_pool', 'materialize_index_add', 'materialized_interval_pool', 'scatter_pool',

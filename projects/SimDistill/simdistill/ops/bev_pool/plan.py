@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from .checks import check_geom
-from .grid import BEVGrid
+from ...structures.bev_grid import BEVGrid
 
 _INT32_MAX = 2**31 - 1
 
