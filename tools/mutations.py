@@ -142,7 +142,7 @@ MUTATIONS: List[Mutation] = [
              ('tests/test_simdistill.py::test_prediction_terms_by_value_at_real_and_padded_box_'
               'slots', )),
     Mutation(19, "prediction distillation: the teacher's heatmap through sigmoid twice",
-             PKG + 'models/distillers/prediction_distill.py',
+             PKG + 'models/distillers/prediction_adapters.py',
              "        return [task[0]['heatmap'].detach().sigmoid() for task in teacher_preds]\n",
              "        return [task[0]['heatmap'].detach().sigmoid().sigmoid() "
              'for task in teacher_preds]\n',
