@@ -18,10 +18,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simdistill.ops.bev_pool import (IMPLEMENTATIONS, BEVPoolPlan, BEVPoolPlanCache,
-                                     TorchBackend, bev_pool, build_plan, extension,
-                                     extension_status, get_backend, interval_pool,
+from simdistill.ops.bev_pool import (IMPLEMENTATIONS, BEVPoolPlan, BEVPoolPlanCache, bev_pool,
+                                     build_plan, extension, extension_status, get_backend,
                                      lss_bev_pool)
+from simdistill.ops.bev_pool.api import interval_pool
+from simdistill.ops.bev_pool.reference import TorchBackend
 from simdistill.ops import lazy_extension
 from simdistill.ops.bev_pool.backends import ExtensionBackend
 from simdistill.structures import BEVGrid

@@ -24,8 +24,8 @@ from typing import Callable, Dict, List, Optional
 
 import torch
 
-from simdistill.ops.bev_pool import (bev_pool, build_plan, extension_status, get_backend,
-                                     materialize_index_add)
+from simdistill.ops.bev_pool import bev_pool, build_plan, extension_status, get_backend
+from simdistill.ops.bev_pool.reference import materialize_index_add
 from simdistill.structures import BEVGrid
 from simdistill.utils.atomic import atomic_path
 

@@ -5,10 +5,10 @@ from torch import Tensor
 
 from .backends import TORCH_BACKEND, Backend, get_backend
 from .cache import BEVPoolPlanCache
-from .checks import check_depth_context, check_geom, check_kernel_dtype, check_plan, check_tensor
+from .checks import check_depth_context, check_geom, check_kernel_dtype, check_tensor
 from .functions import FusedBEVPool, IntervalBEVPool
 from ...structures.bev_grid import BEVGrid
-from .plan import BEVPoolPlan, build_plan
+from .plan import BEVPoolPlan, build_plan, check_plan
 from .scatter import scatter_pool
 
 PoolFn = Callable[[Tensor, Tensor, BEVPoolPlan], Tensor]

@@ -1,11 +1,8 @@
 """Argument validation for the BEV pool entry points (run before any kernel sees the data)."""
-from typing import TYPE_CHECKING, Optional, Tuple
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
-
-if TYPE_CHECKING:
-    from .plan import BEVPoolPlan
 
 # dtypes the compiled kernels handle per device type; the pure-PyTorch path takes any float.
 KERNEL_DTYPES = {
@@ -14,7 +11,7 @@ KERNEL_DTYPES = {
 }
 
 
-def _shape(t: Tensor) -> Tuple[int, ...]:
+def shape_of(t: Tensor) -> Tuple[int, ...]:
     return tuple(t.shape)
 
 
@@ -30,7 +27,7 @@ def check_tensor(t: object, name: str, dim: int, layout: str) -> Tensor:
     if not t.is_floating_point():
         raise TypeError(f'{name} must be a floating-point tensor, got {t.dtype}')
     if t.dim() != dim:
-        raise ValueError(f'{name} must have shape {layout}, got {_shape(t)}')
+        raise ValueError(f'{name} must have shape {layout}, got {shape_of(t)}')
     return t
 
 
@@ -45,19 +42,7 @@ def check_depth_context(depth: Tensor, context: Tensor) -> None:
     b, n, _, h, w = depth.shape
     if (context.shape[0], context.shape[1], context.shape[3], context.shape[4]) != (b, n, h, w):
         raise ValueError(f'context must have shape (B, N, C, H, W) = ({b}, {n}, C, {h}, {w}) to '
-                         f'match depth {_shape(depth)}, got {_shape(context)}')
-
-
-def check_plan(plan: 'BEVPoolPlan', depth: Tensor) -> None:
-    """Checks that ``plan`` was built for ``depth``'s shape and lives on its device."""
-    from .plan import BEVPoolPlan
-    if not isinstance(plan, BEVPoolPlan):
-        raise TypeError(f'plan must be a BEVPoolPlan, got {type(plan).__name__}')
-    if tuple(depth.shape) != plan.depth_shape:
-        raise ValueError(f'plan was built for depth of shape {plan.depth_shape}, got depth '
-                         f'{_shape(depth)}')
-    if plan.device != depth.device:
-        raise ValueError(f'plan is on {plan.device}, depth on {depth.device}')
+                         f'match depth {shape_of(depth)}, got {shape_of(context)}')
 
 
 def check_kernel_dtype(t: Tensor, name: str, impl: str) -> None:
@@ -73,7 +58,7 @@ def check_geom(geom: Tensor, depth_shape: Optional[Tuple[int, ...]] = None) -> N
     """Checks frustum coordinates ``(B, N, D, H, W, 3)``, optionally against a depth shape."""
     check_tensor(geom, 'geom', 6, '(B, N, D, H, W, 3)')
     if geom.shape[-1] != 3:
-        raise ValueError(f'geom must have shape (B, N, D, H, W, 3), got {_shape(geom)}')
+        raise ValueError(f'geom must have shape (B, N, D, H, W, 3), got {shape_of(geom)}')
     if depth_shape is not None and tuple(geom.shape[:5]) != tuple(depth_shape):
-        raise ValueError(f'geom {_shape(geom)} does not match depth {tuple(depth_shape)}: '
+        raise ValueError(f'geom {shape_of(geom)} does not match depth {tuple(depth_shape)}: '
                          'expected (B, N, D, H, W, 3) with the same B, N, D, H, W')

@@ -5,7 +5,7 @@ from typing import Dict, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .checks import check_geom
+from .checks import check_geom, shape_of
 from ...structures.bev_grid import BEVGrid
 
 _INT32_MAX = 2**31 - 1
@@ -245,3 +245,14 @@ def _describe(t: object) -> str:
     if isinstance(t, Tensor):
         return f'{t.dtype} tensor of shape {tuple(t.shape)}'
     return type(t).__name__
+
+
+def check_plan(plan: BEVPoolPlan, depth: Tensor) -> None:
+    """Checks that ``plan`` was built for ``depth``'s shape and lives on its device."""
+    if not isinstance(plan, BEVPoolPlan):
+        raise TypeError(f'plan must be a BEVPoolPlan, got {type(plan).__name__}')
+    if tuple(depth.shape) != plan.depth_shape:
+        raise ValueError(f'plan was built for depth of shape {plan.depth_shape}, got depth '
+                         f'{shape_of(depth)}')
+    if plan.device != depth.device:
+        raise ValueError(f'plan is on {plan.device}, depth on {depth.device}')

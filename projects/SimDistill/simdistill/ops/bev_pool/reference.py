@@ -8,8 +8,8 @@ from typing import Iterator, Optional, Tuple
 import torch
 from torch import Tensor
 
-from .checks import check_depth_context, check_plan
-from .plan import BEVPoolPlan
+from .checks import check_depth_context
+from .plan import BEVPoolPlan, check_plan
 
 
 class TorchBackend:

@@ -9,8 +9,8 @@ from typing import Sequence
 
 from torch import Tensor
 
-from .checks import check_depth_context, check_plan
-from .plan import BEVPoolPlan
+from .checks import check_depth_context
+from .plan import BEVPoolPlan, check_plan
 
 
 def scatter_pool_indices(depth: Tensor, context: Tensor, ranks_depth: Tensor,
