@@ -93,7 +93,7 @@ def nuscenes_infos(synthetic_nuscenes_root) -> dict:
     Returns:
         dict: ``train``/``val`` -> pkl path, and ``root`` -> the dataroot (with a trailing /).
     """
-    from simdistill.utils.nuscenes_infos import create_nuscenes_infos
+    from simdistill.datasets.nuscenes_infos import create_nuscenes_infos
     infos = create_nuscenes_infos(str(synthetic_nuscenes_root), 'v1.0-mini', max_sweeps=2,
                                   verbose=False)
     return dict(infos, root=str(synthetic_nuscenes_root) + '/')

@@ -14,7 +14,7 @@ import torch
 
 from simdistill.utils import atomic as atomic_module
 from simdistill.utils.atomic import atomic_path, remove_stale_temporaries
-from simdistill.utils.nuscenes_infos import STAGING_PREFIX
+from simdistill.datasets.nuscenes_infos import STAGING_PREFIX
 
 
 def test_atomic_path_replaces_on_success_and_keeps_the_old_file_on_failure(tmp_path):

@@ -25,7 +25,7 @@ from simdistill.datasets.transforms import (CheckedLoadPointsFromFile,
 from simdistill.errors import (CheckpointMismatchError, ConfigMismatchError, CorruptFileError,
                                InfoFileError, InputError, MissingFileError, ResultsFileError,
                                SampleLayoutError)
-from simdistill.utils.config_inputs import check_tool_inputs
+from simdistill.entrypoints.inputs import check_tool_inputs
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 COMMON = Config.fromfile(osp.join(ROOT, 'configs/_base_/datasets/nus-common.py'))
@@ -447,7 +447,7 @@ def test_results_files_the_devkit_rejects_name_the_file_sample_and_key(metric_an
 def test_relative_paths_resolve_as_the_runner_resolves_them(tmp_path, monkeypatch):
     """A dataset joins a relative ann_file to its data_root; NuScenesMetric opens its ann_file
     as given (relative to the working directory), as tools/run_pipeline.sh passes it."""
-    from simdistill.utils.config_inputs import check_config_inputs
+    from simdistill.entrypoints.inputs import check_config_inputs
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'data' / 'nuscenes').mkdir(parents=True)
     for split in ('train', 'val'):

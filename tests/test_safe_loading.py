@@ -145,7 +145,7 @@ def test_damaged_checkpoint_names_the_file(tmp_path, damage):
 
 
 # ---------------------------------------------------------------------------------------------
-# info files: plain data and numpy arrays only (simdistill.utils.safe_pickle)
+# info files: plain data and numpy arrays only (simdistill.datasets.safe_pickle)
 # ---------------------------------------------------------------------------------------------
 def same_content(a, b) -> bool:
     """Deep equality of unpickled info content (numpy arrays and scalars by dtype and value)."""
@@ -166,7 +166,7 @@ def test_the_converters_info_files_load_exactly(nuscenes_infos):
     the restricted unpickler to exactly what plain pickle gives."""
     import pickle
     import pickletools
-    from simdistill.utils.safe_pickle import load_info_file
+    from simdistill.datasets.safe_pickle import load_info_file
     from test_bad_inputs import build_dataset
     for split in ('train', 'val'):
         path = nuscenes_infos[split]

@@ -12,7 +12,7 @@ from mmengine.runner import Runner
 
 from e2e_helpers import ROOT, data_options, pretrain_options, run
 from simdistill.compat import load_checkpoint_file
-from simdistill.utils.metric_logs import read_nuscenes_metrics
+from simdistill.evaluation.metric_logs import read_nuscenes_metrics
 
 pytestmark = pytest.mark.slow
 DISTILLER = 'configs/simdistill/simdistill_r18_pillar-teacher_1xb2-cpu-12e_nus-mini-3d.py'

@@ -55,7 +55,7 @@ def nusc(release) -> NuScenes:
 def infos(release) -> dict:
     """Split -> info pkl of the release, made by mmdet3d's converter (through
     ``tools/create_data.py``'s function)."""
-    from simdistill.utils.nuscenes_infos import create_nuscenes_infos
+    from simdistill.datasets.nuscenes_infos import create_nuscenes_infos
     return create_nuscenes_infos(str(release[0]), VERSION, max_sweeps=1, verbose=False)
 
 
@@ -398,7 +398,7 @@ def test_a_cpu_config_evaluates_the_trainval_release_on_val(release, infos, nusc
     from mmengine.config import Config, DictAction
     from mmengine.registry import init_default_scope
     from mmdet3d.registry import DATASETS, METRICS
-    from simdistill.utils.release_options import release_cfg_options
+    from simdistill.datasets.release_options import release_cfg_options
     root, _ = release
     parser = argparse.ArgumentParser()
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -427,7 +427,7 @@ def test_a_cpu_config_evaluates_the_trainval_release_on_val(release, infos, nusc
 
 
 def test_release_cfg_options_name_a_bad_version():
-    from simdistill.utils.release_options import release_cfg_options
+    from simdistill.datasets.release_options import release_cfg_options
     with pytest.raises(ValueError, match='v1.0-test'):
         release_cfg_options('data/nuscenes', 'v1.0-test')
 

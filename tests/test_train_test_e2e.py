@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from e2e_helpers import CPU_TEACHER, ROOT, data_options, run
-from simdistill.utils.metric_logs import read_nuscenes_metrics
+from simdistill.evaluation.metric_logs import read_nuscenes_metrics
 
 pytestmark = pytest.mark.slow
 TEACHER = CPU_TEACHER

@@ -3,11 +3,11 @@
     python tools/create_data.py --root data/nuscenes --version v1.0-mini
 
 Runs mmdet3d's own converter (``mmdet3d/.mim/tools/create_data.py``) the way it works: from the
-folder holding ``data/nuscenes``. See :mod:`simdistill.utils.nuscenes_infos`.
+folder holding ``data/nuscenes``. See :mod:`simdistill.datasets.nuscenes_infos`.
 """
 import argparse
 
-from simdistill.utils.nuscenes_infos import create_nuscenes_infos
+from simdistill.datasets.nuscenes_infos import create_nuscenes_infos
 
 
 def parse_args():

@@ -24,7 +24,7 @@ from mmengine.dataset import pseudo_collate
 import simdistill  # noqa: F401  (registers the modules)
 from simdistill.deployment.loading import DictAction, build_model_and_dataset, load_config
 from simdistill.utils.atomic import atomic_path
-from simdistill.utils.metric_logs import read_nuscenes_metrics
+from simdistill.evaluation.metric_logs import read_nuscenes_metrics
 from simdistill.visualization import camera_names, network_images
 from simdistill.visualization.comparison import (read_scalar_log, save_comparison_figure,
                                                  save_loss_curves)

@@ -159,7 +159,7 @@ MUTATIONS: List[Mutation] = [
              '        return super().forward(torch.cat(inputs[::-1], dim=1))\n',
              ('tests/test_models.py::test_conv_fuser_computes_the_hand_worked_convolution', )),
     Mutation(22, 'info files: the restricted unpickler admits any global',
-             PKG + 'utils/safe_pickle.py',
+             PKG + 'datasets/safe_pickle.py',
              '        if (module, name) not in ALLOWED_GLOBALS:\n',
              '        if False:\n', ('tests/test_safe_loading.py', )),
     Mutation(23, 'non-finite guard: ranks decide alone (no all-reduce of the finite flag)',

@@ -5,7 +5,7 @@
 Same as ``mim test mmdet3d CONFIG --checkpoint CHECKPOINT``; this entry point imports
 ``simdistill`` first.
 """
-from simdistill.utils.mmdet3d_tools import run_tool
+from simdistill.entrypoints.run import run_tool
 
 if __name__ == '__main__':
     run_tool('test.py')

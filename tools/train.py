@@ -4,7 +4,7 @@
 
 Same as ``mim train mmdet3d CONFIG``; this entry point imports ``simdistill`` first.
 """
-from simdistill.utils.mmdet3d_tools import run_tool
+from simdistill.entrypoints.run import run_tool
 
 if __name__ == '__main__':
     run_tool('train.py')

@@ -41,8 +41,8 @@ import torch
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.utils.atomic import atomic_path  # noqa: E402
-from simdistill.utils.metric_logs import read_nuscenes_metrics  # noqa: E402
-from simdistill.utils.release_options import release_cfg_options  # noqa: E402
+from simdistill.evaluation.metric_logs import read_nuscenes_metrics  # noqa: E402
+from simdistill.datasets.release_options import release_cfg_options  # noqa: E402
 
 TEACHER = 'configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py'
 LIDAR_ONLY = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'

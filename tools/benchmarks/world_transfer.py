@@ -30,7 +30,7 @@ from distill_gain import run_logged, schedule_options  # noqa: E402
 from synthetic_nuscenes import SCENES, SyntheticNuScenesConfig  # noqa: E402
 from synthetic_nuscenes.scene import scene_style  # noqa: E402
 from simdistill.utils.atomic import atomic_path  # noqa: E402
-from simdistill.utils.metric_logs import read_nuscenes_metrics  # noqa: E402
+from simdistill.evaluation.metric_logs import read_nuscenes_metrics  # noqa: E402
 
 CONFIG = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
 METRICS = ('mAP', 'NDS', 'mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')

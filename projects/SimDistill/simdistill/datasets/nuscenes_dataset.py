@@ -5,7 +5,7 @@ code), an mmdet3d 0.x file fails with "Annotation must have data_list and metain
 file named), another dataset's file parses with wrong keys or silently maps every box to no
 class, and a sample that lost a camera reaches the model with five images.
 :class:`CheckedNuScenesDataset` reads the info file with the restricted unpickler of
-:mod:`simdistill.utils.safe_pickle` and raises :mod:`simdistill.errors` instead, naming the
+:mod:`simdistill.datasets.safe_pickle` and raises :mod:`simdistill.errors` instead, naming the
 file, the key and the sample.
 """
 import os.path as osp
@@ -15,7 +15,7 @@ from mmdet3d.datasets import NuScenesDataset
 from mmdet3d.registry import DATASETS
 
 from ..errors import InfoFileError, MissingFileError, SampleLayoutError
-from ..utils.safe_pickle import load_info_file
+from .safe_pickle import load_info_file
 from .transforms.random_streams import IsolatedRandomCompose
 
 

@@ -15,7 +15,7 @@ from mmdet3d.evaluation.metrics import NuScenesMetric
 from mmdet3d.registry import METRICS
 
 from ..errors import ResultsFileError
-from ..utils.safe_pickle import load_info_file
+from ..datasets.safe_pickle import load_info_file
 
 # What the devkit raises for a malformed results file (it validates with asserts).
 DEVKIT_REJECTIONS = (AssertionError, KeyError, TypeError, ValueError)
@@ -60,7 +60,7 @@ class CheckedNuScenesMetric(NuScenesMetric):
     file (naming the file, and the sample, box and key at fault). Same arguments.
 
     The info file (``ann_file``) is read by the restricted unpickler of
-    :mod:`simdistill.utils.safe_pickle` first: one that would run code is refused before
+    :mod:`simdistill.datasets.safe_pickle` first: one that would run code is refused before
     mmdet3d's plain-pickle load sees it."""
 
     def compute_metrics(self, results: List[dict]) -> Dict[str, float]:

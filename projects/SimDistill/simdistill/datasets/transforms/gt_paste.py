@@ -7,7 +7,7 @@ import numpy as np
 from mmdet3d.datasets.transforms import DataBaseSampler
 from mmdet3d.registry import TRANSFORMS
 
-from ...utils.safe_pickle import load_info_file
+from ..safe_pickle import load_info_file
 
 
 @contextmanager
@@ -33,7 +33,7 @@ def _numpy_long() -> Iterator[None]:
 class NumpyCompatDataBaseSampler(DataBaseSampler):
     """``DataBaseSampler`` (objects cut from other training scans, for ``ObjectSample``) whose
     sampling runs on numpy >= 1.24; same arguments, same samples. Its database info file is
-    read by the restricted unpickler of :mod:`simdistill.utils.safe_pickle` first: one that
+    read by the restricted unpickler of :mod:`simdistill.datasets.safe_pickle` first: one that
     would run code is refused before mmdet3d's plain-pickle load sees it."""
 
     def __init__(self, info_path: str, *args, **kwargs) -> None:

@@ -8,7 +8,7 @@ devkit's ``mini_val`` split and v1.0-trainval on ``val``. A ``_base_`` file cann
 switch: mmengine refuses a key set by two bases, so a data variant could not sit beside
 ``nus-mini-3d-small.py`` under the existing model configs.
 
-    python tools/test.py CONFIG CKPT --cfg-options $(python -m simdistill.utils.release_options \\
+    python tools/test.py CONFIG CKPT --cfg-options $(python -m simdistill.datasets.release_options \\
         data/trainval/data/nuscenes v1.0-trainval)
 """
 import os.path as osp
@@ -44,7 +44,7 @@ def release_cfg_options(data_root: str, version: str) -> List[str]:
 
 if __name__ == '__main__':
     if len(sys.argv) != 3:
-        sys.exit('usage: python -m simdistill.utils.release_options DATA_ROOT VERSION')
+        sys.exit('usage: python -m simdistill.datasets.release_options DATA_ROOT VERSION')
     try:
         print(' '.join(release_cfg_options(sys.argv[1], sys.argv[2])))
     except ValueError as error:

@@ -16,7 +16,7 @@ from mmengine.config import Config
 
 from ..datasets.nuscenes_dataset import check_data_root
 from ..errors import MissingFileError
-from .mmdet3d_tools import mmdet3d_tool
+from ..utils.mmdet3d_scripts import mmdet3d_tool
 
 # What each mmdet3d tool reads: its dataloaders and evaluators, and checkpoints named in the
 # config (dotted keys; an unset or URL value is not checked).

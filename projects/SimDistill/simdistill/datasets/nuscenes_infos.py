@@ -22,8 +22,8 @@ import tempfile
 from typing import Dict, List
 
 from ..errors import MissingFileError
-from .atomic import remove_stale_temporaries, replace_path
-from .mmdet3d_tools import mmdet3d_tool, mmdet3d_tools_root
+from ..utils.atomic import remove_stale_temporaries, replace_path
+from ..utils.mmdet3d_scripts import mmdet3d_tool, mmdet3d_tools_root
 
 INFO_FILES = ('nuscenes_infos_train.pkl', 'nuscenes_infos_val.pkl')
 # The converter's staging folder beside the data root: .nuscenes-infos-<pid>.<random>
