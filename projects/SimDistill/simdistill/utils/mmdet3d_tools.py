@@ -1,7 +1,9 @@
 """The scripts mmdet3d ships in its wheel (``mmdet3d/.mim/tools``), found and run as they are.
 
 ``mim train mmdet3d CONFIG`` runs the same ``train.py``; running it through :func:`run_tool`
-additionally imports ``simdistill`` (and its torch 2.13 shims) before the script starts.
+additionally imports ``simdistill`` and applies its torch 2.13 shims
+(:func:`simdistill.compat.apply_all`) before the script starts, whatever the config's
+``custom_imports`` say.
 """
 import os.path as osp
 import runpy
@@ -34,7 +36,9 @@ def run_tool(name: str, argv: Optional[List[str]] = None) -> None:
     runner writes its work dir); see :mod:`simdistill.utils.config_inputs`.
     """
     import simdistill  # noqa: F401
+    from ..compat import apply_all
     from .config_inputs import check_tool_inputs
+    apply_all()  # this process is the tool's: its checkpoints, spconv and DDP get the shims
     script = mmdet3d_tool(name)
     argv = list(sys.argv[1:] if argv is None else argv)
     if '-h' not in argv and '--help' not in argv:
