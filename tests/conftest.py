@@ -4,6 +4,11 @@ Under ``CI=true`` or ``SIMDISTILL_NO_SKIPS=1`` (``tools/run_tests.sh`` sets it) 
 fails, and so does a test module skipped at collection (``pytest.importorskip``), unless the
 test is marked ``cuda`` (it needs a CUDA device, which a CPU machine cannot give it). A test
 whose input went missing then says so instead of passing unseen.
+
+The session runs the way configs run: :func:`simdistill.compat.apply_all` applies the plugin's
+torch 2.13 shims once, here, as ``simdistill.compat.enable`` in a config's ``custom_imports``
+does (importing ``simdistill`` alone applies none; tests/test_compat.py checks both in fresh
+interpreters).
 """
 import importlib.util
 import os
@@ -14,6 +19,10 @@ import pytest
 
 if importlib.util.find_spec('simdistill') is None:  # not installed yet: test the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'projects' / 'SimDistill'))
+
+from simdistill.compat import apply_all  # noqa: E402
+
+apply_all()
 
 
 def skips_are_errors() -> bool:

@@ -1,8 +1,13 @@
-"""The torch 2.13 shims of simdistill.compat: safe checkpoint loading and spconv on CPU."""
+"""The torch 2.13 shims of simdistill.compat: safe checkpoint loading and spconv on CPU, applied
+only when asked for (conftest.py applies them for the session, as a config's ``custom_imports``
+does; importing the plugin applies none)."""
+import json
+import os
 import os.path as osp
 import pickle
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -12,8 +17,8 @@ from mmengine.model import BaseModel
 from mmengine.runner import Runner, load_checkpoint
 from torch import nn
 
-import simdistill  # noqa: F401  (applies the shims)
-from simdistill.compat import load_checkpoint_file
+import simdistill
+from simdistill.checkpoint.loading import load_checkpoint_file
 
 
 class TinyModel(BaseModel):
@@ -74,7 +79,7 @@ def test_runner_resumes_with_weights_only(runner_checkpoint):
     runner = make_runner(work_dir, max_epochs=2, resume=True, load_from=path)
     runner.train()
     assert runner.epoch == 2
-    ckpt = torch.load(osp.join(work_dir, 'epoch_2.pth'), weights_only=True)
+    ckpt = load_checkpoint_file(osp.join(work_dir, 'epoch_2.pth'))  # weights_only=True
     assert ckpt['meta']['epoch'] == 2
 
 
@@ -102,6 +107,116 @@ def test_getattr_is_limited_to_history_buffer_methods(tmp_path):
 def test_missing_checkpoint_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='nope.pth'):
         load_checkpoint_file(str(tmp_path / 'nope.pth'))
+
+
+def test_runner_checkpoint_loads_with_torch_global_safe_list_left_alone(runner_checkpoint):
+    """The allow-list is scoped to each load: neither load_checkpoint_file nor mmengine's loader
+    (routed through it by the session's shims) adds to torch's process-wide list, which holds
+    none of it (only what torch registers itself, e.g. torch.distributed's DeviceMesh)."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+    from simdistill.checkpoint.loading import checkpoint_safe_globals
+    _, path = runner_checkpoint
+    before = torch.serialization.get_safe_globals()
+    ours = {g[0] if isinstance(g, tuple) else g for g in checkpoint_safe_globals()}
+    assert not ours & {g[0] if isinstance(g, tuple) else g for g in before}
+    assert not any(g.__module__.startswith(('numpy', 'mmengine')) for g in before
+                   if not isinstance(g, tuple))
+    for ckpt in (load_checkpoint_file(path), _load_checkpoint(path, map_location='cpu')):
+        assert isinstance(ckpt['message_hub']['log_scalars']['train/loss'], HistoryBuffer)
+        assert torch.serialization.get_safe_globals() == before
+    with pytest.raises(pickle.UnpicklingError, match='HistoryBuffer'):
+        torch.load(path, weights_only=True)  # torch's own default is untouched
+
+
+# What a fresh interpreter sees after importing MODULES (argv[1], comma separated; then
+# apply_all() again when argv[2] is 'again'): the process-wide objects the shims replace. The
+# upstream stack is imported after them in every run, so that the safe globals torch's own
+# modules register (torch.distributed's DTensor, ...) are the same with and without the plugin.
+STATE_PROBE = textwrap.dedent("""
+    import importlib, json, sys
+    for name in filter(None, sys.argv[1].split(',')):
+        importlib.import_module(name)
+    if sys.argv[2] == 'again':
+        from simdistill.compat import apply_all
+        apply_all()
+    for name in ('mmengine.runner', 'mmdet3d.models', 'mmdet3d.datasets'):
+        importlib.import_module(name)
+    import torch
+    from mmengine.dist import utils as dist_utils
+    from mmengine.runner.checkpoint import CheckpointLoader
+    name = lambda f: f'{f.__module__}.{f.__qualname__}'
+    state = dict(
+        cuda=torch.cuda.is_available(),
+        safe_globals=sorted(f'{name(g[0])} as {g[1]}' if isinstance(g, tuple) else name(g)
+                            for g in torch.serialization.get_safe_globals()),
+        local_loader=name(CheckpointLoader._schemes['']),
+        init_dist_pytorch=name(dist_utils._init_dist_pytorch))
+    try:
+        import spconv.pytorch  # noqa: F401
+        from spconv.pytorch import cppcore
+        state['spconv_stream'] = name(cppcore.get_current_stream)
+    except ImportError:
+        state['spconv_stream'] = None
+    print(json.dumps(state))
+""")
+
+
+def process_state(*modules: str, again: bool = False) -> dict:
+    """:data:`STATE_PROBE` run in a fresh interpreter that imports ``modules`` first."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [osp.dirname(osp.dirname(simdistill.__file__)), os.environ.get('PYTHONPATH', '')]))
+    proc = subprocess.run(
+        [sys.executable, '-c', STATE_PROBE, ','.join(modules), 'again' if again else ''],
+        capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope='module')
+def plain_state() -> dict:
+    """A plain interpreter's: torch's, mmengine's and spconv's own."""
+    state = process_state()
+    assert state['local_loader'] == 'mmengine.runner.checkpoint.load_from_local'
+    assert state['init_dist_pytorch'] == 'mmengine.dist.utils._init_dist_pytorch'
+    assert state['spconv_stream'] is None or state['spconv_stream'].startswith('spconv')
+    return state
+
+
+@pytest.mark.parametrize('module', ['simdistill.models', 'simdistill'])
+def test_importing_the_plugin_changes_nothing_process_wide(plain_state, module):
+    assert process_state(module) == plain_state
+
+
+def test_compat_enable_applies_the_shims_and_only_them(plain_state):
+    """``simdistill.compat.enable`` (the configs' custom_imports) replaces mmengine's local
+    loader and, on CPU-only torch, spconv's stream lookup and mmengine's DDP init; torch's
+    safe-globals list stays as it was. A second ``apply_all()`` changes nothing."""
+    enabled = process_state('simdistill.compat.enable')
+    assert enabled['safe_globals'] == plain_state['safe_globals']
+    assert enabled['local_loader'] == 'simdistill.checkpoint.loading.load_from_local'
+    cpu_only = not plain_state['cuda']
+    assert (enabled['init_dist_pytorch'] != plain_state['init_dist_pytorch']) == cpu_only
+    assert ('simdistill.compat' in enabled['init_dist_pytorch']) == cpu_only
+    if plain_state['spconv_stream'] is not None:
+        assert (enabled['spconv_stream'] != plain_state['spconv_stream']) == cpu_only
+        assert ('simdistill.compat' in enabled['spconv_stream']) == cpu_only
+    assert process_state('simdistill.compat.enable', again=True) == enabled
+
+
+def test_every_shipped_config_enables_the_shims():
+    """Every config (its own ``custom_imports`` or default_runtime's) imports the plugin and
+    ``simdistill.compat.enable``, so a runner built from it loads checkpoints weights-only."""
+    import glob
+    from mmengine.config import Config
+    root = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    configs = [
+        c for c in glob.glob(osp.join(root, 'configs', '**', '*.py'), recursive=True)
+        if '_base_' not in c
+    ]
+    assert configs
+    for config in configs:
+        imports = Config.fromfile(config, import_custom_modules=False).custom_imports.imports
+        assert imports[:2] == ['simdistill', 'simdistill.compat.enable'], config
 
 
 def test_sparse_encoder_forward_backward_on_cpu():

@@ -25,7 +25,8 @@ def test_two_process_ddp_keeps_ranks_identical_and_the_teacher_outside(
     config = tmp_path / 'distiller_ddp.py'
     config.write_text(
         f"_base_ = ['{osp.join(ROOT, DISTILLER)}']\n"
-        "custom_imports = dict(imports=['simdistill', 'ddp_probe'], allow_failed_imports=False)\n"
+        "custom_imports = dict(imports=['simdistill', 'simdistill.compat.enable', 'ddp_probe'],"
+        ' allow_failed_imports=False)\n'
         "custom_hooks = [dict(type='FlushDenormalHook'), dict(type='RankWeightsProbeHook')]\n")
     teacher_ckpt = osp.join(trained_teacher, 'epoch_1.pth')
     work_dir = tmp_path / 'work'

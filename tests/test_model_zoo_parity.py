@@ -37,7 +37,7 @@ from simdistill.model_conversion import (CONVERTER, convert_mit_han_lab_bevfusio
 from simdistill.models.distillers.teacher import load_teacher_weights
 from simdistill.models.view_transforms import frustum_to_lidar, stack_camera_matrices
 from simdistill.ops.bev_pool import bev_pool
-from simdistill.utils.state_dicts import plain_state_dict
+from simdistill.checkpoint.state_dicts import plain_state_dict
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get('SIMDISTILL_FIXTURES',

@@ -23,7 +23,7 @@ import torch
 from mmengine.config import Config
 
 from e2e_helpers import ROOT, data_options
-from simdistill.compat import load_checkpoint_file
+from simdistill.checkpoint.loading import load_checkpoint_file
 
 pytestmark = pytest.mark.slow
 TEACHER = 'configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py'
@@ -39,8 +39,8 @@ def probed_config(base: str, out_dir) -> str:
     path = osp.join(str(out_dir), 'probed_' + osp.basename(base))
     with open(path, 'w') as f:
         f.write(f"_base_ = ['{osp.join(ROOT, base)}']\n"
-                "custom_imports = dict(imports=['simdistill', 'resume_probe'], "
-                'allow_failed_imports=False)\n'
+                "custom_imports = dict(imports=['simdistill', 'simdistill.compat.enable', "
+                "'resume_probe'], allow_failed_imports=False)\n"
                 f'custom_hooks = {hooks!r}\n')
     return path
 

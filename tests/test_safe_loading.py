@@ -12,7 +12,7 @@ from mmengine.model import BaseModule
 from mmengine.registry import init_default_scope
 from torch import nn
 
-import simdistill  # noqa: F401  (applies the shims)
+import simdistill  # noqa: F401  (registers the modules; conftest.py applies the shims)
 from simdistill.errors import InputError, UnsafeCheckpointError
 from test_compat import make_runner
 
@@ -133,7 +133,7 @@ def test_allowed_runner_checkpoint_still_loads(tmp_path):
 
 @pytest.mark.parametrize('damage', ['truncated', 'not a checkpoint'])
 def test_damaged_checkpoint_names_the_file(tmp_path, damage):
-    from simdistill.compat import load_checkpoint_file
+    from simdistill.checkpoint.loading import load_checkpoint_file
     from simdistill.errors import CorruptFileError
     path = tmp_path / 'damaged.pth'
     torch.save({'state_dict': {'w': torch.arange(1000.0)}}, str(path))

@@ -17,7 +17,7 @@ from simdistill.models.distillers import gt_heatmap_mask
 from simdistill.models.distillers.prediction_adapters import TransFusionPredictions
 from simdistill.models.distillers.prediction_distill import regression_distill_loss
 from simdistill.structures import HeadGrid
-from simdistill.utils.export import export_student_weights
+from simdistill.models.distillers.student_export import export_student_weights
 from e2e_helpers import drop_image_pretrain
 from test_models import random_batch
 

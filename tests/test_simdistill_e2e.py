@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from e2e_helpers import ROOT, data_options, pretrain_options, run
-from simdistill.compat import load_checkpoint_file
+from simdistill.checkpoint.loading import load_checkpoint_file
 from simdistill.evaluation.metric_logs import read_nuscenes_metrics
 
 pytestmark = pytest.mark.slow

@@ -22,6 +22,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 import simdistill  # noqa: F401  (registers the modules)
+from simdistill.compat import apply_all
 from simdistill.deployment.loading import DictAction, build_model_and_dataset, load_config
 from simdistill.utils.atomic import atomic_path
 from simdistill.evaluation.metric_logs import read_nuscenes_metrics
@@ -95,6 +96,7 @@ def pictures(specs: Dict[str, tuple], cfg_options: dict, out_dir: str, num: int,
 
 
 def main() -> None:
+    apply_all()  # mmengine's load_checkpoint reads weights-only with the allow-list
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--work-dir', required=True)
     parser.add_argument('--model', nargs=4, action='append', required=True,

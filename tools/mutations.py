@@ -59,11 +59,11 @@ class Mutation:
 
 MUTATIONS: List[Mutation] = [
     Mutation(1, 'exact resume: the runner checkpoint loader drops the optimizer state',
-             PKG + 'compat.py',
-             '        return load_checkpoint_file(osp.expanduser(filename), map_location)\n',
-             '        checkpoint = load_checkpoint_file(osp.expanduser(filename), map_location)\n'
-             "        checkpoint.pop('optimizer', None)\n"
-             '        return checkpoint\n',
+             PKG + 'checkpoint/loading.py',
+             '    return load_checkpoint_file(osp.expanduser(filename), map_location)\n',
+             '    checkpoint = load_checkpoint_file(osp.expanduser(filename), map_location)\n'
+             "    checkpoint.pop('optimizer', None)\n"
+             '    return checkpoint\n',
              ('tests/test_resume.py', )),
     Mutation(2, 'exact resume: SeedEachEpochHook.before_train_epoch does not reseed',
              PKG + 'engine/epoch_seed_hook.py',
@@ -73,7 +73,8 @@ MUTATIONS: List[Mutation] = [
     Mutation(3, 'non-finite guard: never raises', PKG + 'engine/non_finite.py',
              "        if self.on_non_finite == 'raise':\n", '        if False:\n',
              ('tests/test_non_finite.py', )),
-    Mutation(4, 'safe loading: checkpoints load with weights_only=False', PKG + 'compat.py',
+    Mutation(4, 'safe loading: checkpoints load with weights_only=False',
+             PKG + 'checkpoint/loading.py',
              'return torch.load(filename, map_location=map_location, weights_only=True)',
              'return torch.load(filename, map_location=map_location, weights_only=False)',
              ('tests/test_safe_loading.py', )),

@@ -18,6 +18,7 @@ from mmengine.utils import ProgressBar
 
 import simdistill  # noqa: F401
 from mmdet3d.registry import DATASETS, MODELS
+from simdistill.compat import apply_all
 from simdistill.visualization import save_prediction_figure
 
 
@@ -32,6 +33,7 @@ def parse_args():
 
 
 def main():
+    apply_all()  # mmengine's load_checkpoint reads weights-only with the allow-list
     args = parse_args()
     cfg = Config.fromfile(args.config)
     init_default_scope(cfg.get('default_scope', 'mmdet3d'))

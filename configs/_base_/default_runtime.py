@@ -1,5 +1,8 @@
 default_scope = 'mmdet3d'
-custom_imports = dict(imports=['simdistill'], allow_failed_imports=False)
+# simdistill registers the plugin's modules; simdistill.compat.enable applies its torch 2.13
+# shims (checkpoint loading, spconv and DDP on CPU) to the process that reads this config.
+custom_imports = dict(
+    imports=['simdistill', 'simdistill.compat.enable'], allow_failed_imports=False)
 default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=10),

@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader
 
 import simdistill  # noqa: F401
 from mmdet3d.registry import DATASETS, MODELS
+from simdistill.compat import apply_all
 from simdistill.evaluation import evaluate_depth
 from simdistill.utils.atomic import atomic_path
 
@@ -39,6 +40,7 @@ def with_points(cfg: Config) -> dict:
 
 
 def main() -> None:
+    apply_all()  # mmengine's load_checkpoint reads weights-only with the allow-list
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')

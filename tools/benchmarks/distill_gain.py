@@ -100,8 +100,8 @@ def run_logged(args: List[str], log: str) -> None:
 def teacher_weights_sha1(checkpoint: str) -> str:
     """sha1 over the names and bytes of a checkpoint's tensors (not its file: runner
     checkpoints also hold timestamps)."""
-    from simdistill.compat import load_checkpoint_file
-    from simdistill.utils.state_dicts import plain_state_dict
+    from simdistill.checkpoint.loading import load_checkpoint_file
+    from simdistill.checkpoint.state_dicts import plain_state_dict
     state = plain_state_dict(load_checkpoint_file(checkpoint, map_location='cpu'), checkpoint)
     digest = hashlib.sha1()
     for key in sorted(state):

@@ -14,12 +14,14 @@ import torch
 from mmengine.dataset import pseudo_collate
 
 import simdistill  # noqa: F401  (registers the modules)
+from simdistill.compat import apply_all
 from simdistill.deployment import (OPSET, DeployableCameraDetector, ONNXCameraDetector,
                                    export_onnx, head_output_names, plan_inputs)
 from simdistill.deployment.loading import DictAction, build_model_and_dataset, load_config
 
 
 def main() -> None:
+    apply_all()  # mmengine's load_checkpoint reads weights-only with the allow-list
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint')

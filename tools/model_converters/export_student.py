@@ -9,7 +9,7 @@ atomically; it loads with ``weights_only`` into the student config alone.
 """
 import argparse
 
-from simdistill.utils.export import export_student_weights
+from simdistill.models.distillers.student_export import export_student_weights
 
 
 def main() -> None:

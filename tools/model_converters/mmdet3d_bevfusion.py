@@ -16,11 +16,11 @@ import argparse
 
 import torch
 
-from simdistill.compat import load_checkpoint_file
+from simdistill.checkpoint.loading import load_checkpoint_file
 from simdistill.model_conversion import (convert_mit_han_lab_bevfusion,
                                          convert_mmdet3d_bevfusion, is_mit_han_lab_bevfusion)
 from simdistill.utils.atomic import atomic_path
-from simdistill.utils.state_dicts import plain_state_dict
+from simdistill.checkpoint.state_dicts import plain_state_dict
 
 
 def main() -> None:

@@ -7,7 +7,7 @@ None (pickle opcodes, no global needed) and numpy arrays, dtypes and scalars, wh
 rebuilds through the few numpy functions below (``_codecs.encode`` turns the bytes of an array
 back into ``bytes`` in protocol-2 pickles, which mmengine writes). Anything else is refused
 before it is built, naming the file and the global, as the weights-only checkpoint loading of
-:mod:`simdistill.compat` does for checkpoints.
+:mod:`simdistill.checkpoint.loading` does for checkpoints.
 """
 import io
 import pickle

@@ -23,7 +23,10 @@ def build_model_and_dataset(cfg: Config, checkpoint: Optional[str] = None) -> Tu
     """The model (eval mode, CPU; weights from ``checkpoint`` loaded strictly, or none: the
     runner path needs only its geometry and decoding) and the config's test dataset.
 
-    No ``init_weights`` runs, so no pre-trained file is read.
+    No ``init_weights`` runs, so no pre-trained file is read. ``checkpoint`` is read by
+    mmengine's ``load_checkpoint``: weights-only with the runner allow-list once the shims are
+    applied (a config naming ``simdistill.compat.enable``, as :func:`load_config` reads it, or
+    ``simdistill.compat.apply_all()``; the deployment tools call it).
     """
     model = MODELS.build(cfg.model)
     if checkpoint is not None:

@@ -46,7 +46,7 @@ def convert_mmdet3d_bevfusion(state: Mapping[str, Tensor]) -> 'OrderedDict[str, 
 
     Args:
         state: plain state dict of upstream's ``BEVFusion`` (see
-            :func:`simdistill.utils.state_dicts.plain_state_dict`).
+            :func:`simdistill.checkpoint.state_dicts.plain_state_dict`).
 
     Returns:
         OrderedDict: this project's state dict; its ``_metadata`` marks the sparse convs as

@@ -11,7 +11,7 @@ from ...engine.gradient_diagnostics import GradientDiagnosticsMixin
 from ...engine.non_finite import NamesNonFiniteLosses
 from ...errors import ConfigMismatchError
 from ...ops.bev_pool import BEVPoolPlanCache
-from ...utils.state_dicts import select_prefix
+from ...checkpoint.state_dicts import select_prefix
 from ...structures.bev_grid import check_bev_grids, head_map_shape
 from ..detectors.bevfusion import BEV_MAPS
 from ..view_transforms import LSSViewTransform

@@ -5,10 +5,10 @@ from mmdet3d.registry import MODELS
 from mmengine.config import Config
 from torch import Tensor, nn
 
-from ...compat import load_checkpoint_file
+from ...checkpoint.loading import load_checkpoint_file
 from ...errors import CheckpointMismatchError
 from ...model_conversion import refuse_upstream_layout
-from ...utils.state_dicts import plain_state_dict
+from ...checkpoint.state_dicts import plain_state_dict
 
 
 def teacher_model_cfg(config: Union[str, Mapping]) -> dict:

@@ -4,10 +4,10 @@ from typing import Dict
 import torch
 from torch import Tensor
 
-from ..compat import load_checkpoint_file
-from ..models.distillers import split_student_state
-from .atomic import atomic_path
-from .state_dicts import plain_state_dict
+from ...checkpoint.loading import load_checkpoint_file
+from ...checkpoint.state_dicts import plain_state_dict
+from ...utils.atomic import atomic_path
+from .simdistill import split_student_state
 
 
 def export_student_weights(distiller_ckpt: str, out: str) -> Dict[str, Tensor]:
