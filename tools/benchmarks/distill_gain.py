@@ -82,9 +82,19 @@ def resolved_config(config: str, cfg_options: List[str]):
     return cfg
 
 
+# Config keys that cannot change what a run trains or scores (which modules are imported, e.g.
+# the stack shims' module, and where outputs go): a benchmark spanning sessions survives them.
+NOT_IN_CONFIG_FINGERPRINT = ('custom_imports', 'work_dir')
+
+
 def config_fingerprint(config: str, cfg_options: List[str]) -> str:
-    """sha1 of the resolved config (bases merged) with the run's options applied."""
-    return hashlib.sha1(resolved_config(config, cfg_options).pretty_text.encode()).hexdigest()
+    """sha1 of the resolved config (bases merged) with the run's options applied, less
+    :data:`NOT_IN_CONFIG_FINGERPRINT`."""
+    from mmengine.config import Config
+    cfg = resolved_config(config, cfg_options).to_dict()
+    for key in NOT_IN_CONFIG_FINGERPRINT:
+        cfg.pop(key, None)
+    return hashlib.sha1(Config(cfg).pretty_text.encode()).hexdigest()
 
 
 def run_logged(args: List[str], log: str) -> None:
