@@ -18,7 +18,8 @@ skips that): a selection that fails without a bug proves nothing, so its mutatio
 as errors, not caught.
 The exit status is 0 only if every selected mutation was caught.
 ``tests/test_tools/test_mutations.py`` checks that every record's old text is still in its file
-exactly once, so the records cannot go stale silently.
+exactly once and that every test it names is collected, so the records cannot go stale
+silently.
 """
 import argparse
 import json

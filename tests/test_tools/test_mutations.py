@@ -2,7 +2,10 @@
 an old text found there exactly once, and tests that exist, so a refactor that moves the code
 under a mutation makes this fail instead of leaving the runner checking nothing."""
 import importlib.util
+import os
 import os.path as osp
+import subprocess
+import sys
 
 import pytest
 
@@ -18,6 +21,24 @@ def test_every_mutation_still_applies_once(mutation):
     assert mutations.check_record(mutation) is None
     text = open(osp.join(ROOT, mutation.file), encoding='utf-8').read()
     assert text.count(mutation.old) == 1 and mutation.tests
+
+
+def test_every_named_test_is_collected():
+    """Each node id of the records selects tests when pytest collects it from the repository
+    root, as the runner passes it: a test file moved or renamed, or a test renamed, fails here
+    (pytest answers a stale id with 'not found' and exit code 4)."""
+    ids = sorted({test for m in mutations.MUTATIONS for test in m.tests})
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    env.pop('SIMDISTILL_NO_SKIPS', None)  # as the runner: a module skip is not a stale id
+    proc = subprocess.run([sys.executable, '-m', 'pytest', '--collect-only', '-q',
+                           '-p', 'no:cacheprovider', *ids], cwd=ROOT, env=env,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+    collected = [line for line in proc.stdout.splitlines() if '::' in line]
+    empty = [test for test in ids
+             if not any(line == test or line.startswith(test + ('[' if '::' in test else '::'))
+                        for line in collected)]
+    assert empty == [], proc.stdout[-3000:]
 
 
 def test_the_shared_list_is_all_there_and_ids_are_unique():
