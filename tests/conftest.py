@@ -7,8 +7,11 @@ whose input went missing then says so instead of passing unseen.
 
 The session runs the way configs run: :func:`simdistill.compat.apply_all` applies the plugin's
 torch 2.13 shims once, here, as ``simdistill.compat.enable`` in a config's ``custom_imports``
-does (importing ``simdistill`` alone applies none; tests/test_compat.py checks both in fresh
-interpreters).
+does (importing ``simdistill`` alone applies none; tests/test_checkpoint/test_compat.py checks
+both in fresh interpreters).
+
+The helpers that more than one test module needs live in :mod:`simdistill.testing` (and the
+generator's in :mod:`synthetic_nuscenes.testing`); the test modules import none from each other.
 """
 import importlib.util
 import os
@@ -19,6 +22,9 @@ import pytest
 
 if importlib.util.find_spec('simdistill') is None:  # not installed yet: test the checkout
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / 'projects' / 'SimDistill'))
+
+# The shared test helpers' asserts report their values as the tests' own do (imported later).
+pytest.register_assert_rewrite('simdistill.testing', 'synthetic_nuscenes.testing')
 
 from simdistill.compat import apply_all  # noqa: E402
 
@@ -113,7 +119,7 @@ def image_pretrain(nuscenes_infos, tmp_path_factory) -> str:
     """An image backbone + neck pre-trained for one epoch by tools/pretrain_image_backbone.py
     on the synthetic training images (what every CPU camera config starts from)."""
     import sys
-    from e2e_helpers import BASELINE, run
+    from simdistill.testing import BASELINE, run
     out = str(tmp_path_factory.mktemp('pretrain') / 'backbone.pth')
     run([sys.executable, 'tools/pretrain_image_backbone.py', BASELINE, '--out', out,
          '--epochs', '1', '--cfg-options',
@@ -131,7 +137,7 @@ def fitted_lidar_model(nuscenes_infos, tmp_path_factory) -> dict:
     Returns ``dict(config=..., work_dir=..., checkpoint=<work_dir>/epoch_50.pth)``; the
     config is the one trained (augmentation removed)."""
     import sys
-    from e2e_helpers import LIDAR_ONLY, ROOT, data_options, run
+    from simdistill.testing import LIDAR_ONLY, ROOT, data_options, run
     sys.path.insert(0, os.path.join(ROOT, 'tools', 'benchmarks'))
     from distill_gain import schedule_options
     from overfit_check import with_augmentations
@@ -156,7 +162,7 @@ def trained_teacher(nuscenes_infos, image_pretrain, tmp_path_factory) -> str:
     tools/train.py on the synthetic data (``epoch_1.pth``, each iteration's losses and the
     devkit metrics in its logs)."""
     import sys
-    from e2e_helpers import CPU_TEACHER, data_options, pretrain_options, run
+    from simdistill.testing import CPU_TEACHER, data_options, pretrain_options, run
     work_dir = str(tmp_path_factory.mktemp('teacher'))
     run([
         sys.executable, 'tools/train.py', CPU_TEACHER, '--work-dir', work_dir, '--cfg-options',

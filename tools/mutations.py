@@ -16,9 +16,10 @@ copy's package first on ``PYTHONPATH`` and reports whether they failed (caught),
 Before the mutations it runs each selected test selection once unmutated (``--no-baseline``
 skips that): a selection that fails without a bug proves nothing, so its mutations are reported
 as errors, not caught.
-The exit status is 0 only if every selected mutation was caught. ``tests/test_mutations.py``
-checks that every record's old text is still in its file exactly once, so the records cannot
-go stale silently.
+The exit status is 0 only if every selected mutation was caught.
+``tests/test_tools/test_mutations.py`` checks that every record's old text is still in its file
+exactly once and that every test it names is collected, so the records cannot go stale
+silently.
 """
 import argparse
 import json
@@ -47,7 +48,8 @@ class Mutation:
         file: the source file, relative to the repository.
         old: exact text that occurs once in ``file``.
         new: what replaces it.
-        tests: pytest node ids (``tests/x.py`` or ``tests/x.py::test_y``) that must fail.
+        tests: pytest node ids (``tests/<dir>/x.py`` or ``tests/<dir>/x.py::test_y``) that
+            must fail.
     """
     id: int
     claim: str
@@ -64,139 +66,146 @@ MUTATIONS: List[Mutation] = [
              '    checkpoint = load_checkpoint_file(osp.expanduser(filename), map_location)\n'
              "    checkpoint.pop('optimizer', None)\n"
              '    return checkpoint\n',
-             ('tests/test_resume.py', )),
+             ('tests/test_engine/test_resume.py', )),
     Mutation(2, 'exact resume: SeedEachEpochHook.before_train_epoch does not reseed',
              PKG + 'engine/epoch_seed_hook.py',
              '        seed_everything(epoch_seed(seed, runner.epoch))\n',
              '        return\n',
-             ('tests/test_resume.py', )),
+             ('tests/test_engine/test_resume.py', )),
     Mutation(3, 'non-finite guard: never raises', PKG + 'engine/non_finite.py',
              "        if self.on_non_finite == 'raise':\n", '        if False:\n',
-             ('tests/test_non_finite.py', )),
+             ('tests/test_engine/test_non_finite.py', )),
     Mutation(4, 'safe loading: checkpoints load with weights_only=False',
              PKG + 'checkpoint/loading.py',
              'return torch.load(filename, map_location=map_location, weights_only=True)',
              'return torch.load(filename, map_location=map_location, weights_only=False)',
-             ('tests/test_safe_loading.py', )),
+             ('tests/test_checkpoint/test_safe_loading.py', )),
     Mutation(5, 'atomic writes: atomic_path yields the target itself (in-place write)',
              PKG + 'utils/atomic.py',
              '        yield tmp\n        os.replace(tmp, path)\n', '        yield path\n',
-             ('tests/test_atomic.py', )),
+             ('tests/test_utils/test_atomic.py', )),
     Mutation(6, "bad inputs: the point loader's NaN/inf check removed",
              PKG + 'datasets/transforms/loading.py', '    if not finite.all():\n',
-             '    if False:\n', ('tests/test_bad_inputs.py', )),
+             '    if False:\n', ('tests/test_datasets/test_bad_inputs.py', )),
     Mutation(7, "corrupt files: the point loader's multiple-of-load_dim check removed",
              PKG + 'datasets/transforms/loading.py',
              '    if points.size == 0 or points.size % load_dim:\n',
-             '    if points.size == 0:\n', ('tests/test_corrupt_files_property.py', )),
+             '    if points.size == 0:\n',
+             ('tests/test_datasets/test_corrupt_files_property.py', )),
     Mutation(8, "model-zoo parity: the converter leaves the BEV kernels' spatial axes",
              PKG + 'model_conversion/mmdet3d_bevfusion.py',
              '            value = value.transpose(2, 3)\n', '            value = value\n',
-             ('tests/test_model_zoo_parity.py', )),
+             ('tests/test_models/test_model_zoo_parity.py', )),
     Mutation(9, 'parity: the LiDAR BEV map transposed in extract_lidar_bev',
              PKG + 'models/detectors/bevfusion.py',
              "        bev = self.pts_middle_encoder(feats, voxels['coors'], batch_size)\n",
              "        bev = self.pts_middle_encoder(feats, voxels['coors'], batch_size)"
              '.transpose(-1, -2)\n',
-             ('tests/test_models.py::test_a_lidar_point_lights_its_own_bev_cell',
-              'tests/test_model_zoo_parity.py')),
+             ('tests/test_models/test_models.py::test_a_lidar_point_lights_its_own_bev_cell',
+              'tests/test_models/test_model_zoo_parity.py')),
     Mutation(10, 'distillation terms: heat-map QFL term x2',
              PKG + 'models/distillers/prediction_distill.py',
              "        total = total + loss_fn(logits.permute(0, 2, 3, 1).flatten(0, 2), cells,\n",
              "        total = total + 2 * loss_fn(logits.permute(0, 2, 3, 1).flatten(0, 2), cells,\n",
-             ('tests/test_simdistill.py', )),
+             ('tests/test_models/test_simdistill.py', )),
     Mutation(11, 'distillation terms: fused feature term x2 in feature_distill_losses',
              PKG + 'models/distillers/simdistill.py',
              "            losses[f'loss_distill_{name}'] = loss_fn(s_feat, t_feat)\n",
              "            losses[f'loss_distill_{name}'] = loss_fn(s_feat, t_feat) * "
              "(2 if name == 'fused' else 1)\n",
-             ('tests/test_simdistill.py', )),
+             ('tests/test_models/test_simdistill.py', )),
     Mutation(12, "region-aware LiDAR term: the mask applied to the student's map only",
              PKG + 'models/distillers/simdistill.py',
              '                s_feat, t_feat = s_feat * mask, t_feat * mask\n',
-             '                s_feat = s_feat * mask\n', ('tests/test_simdistill.py', )),
+             '                s_feat = s_feat * mask\n',
+             ('tests/test_models/test_simdistill.py', )),
     Mutation(13, 'region-aware LiDAR term: the mask never applied',
              PKG + 'models/distillers/simdistill.py',
              '                s_feat, t_feat = s_feat * mask, t_feat * mask\n',
-             '                s_feat, t_feat = s_feat, t_feat\n', ('tests/test_simdistill.py', )),
+             '                s_feat, t_feat = s_feat, t_feat\n',
+             ('tests/test_models/test_simdistill.py', )),
     Mutation(14, 'frozen teacher: SimDistill.train() puts the teacher in train mode',
              PKG + 'models/distillers/simdistill.py',
              '        self.teacher.eval()  # BN statistics and dropout of the teacher never '
              'change\n',
-             '        self.teacher.train(mode)\n', ('tests/test_simdistill.py', )),
+             '        self.teacher.train(mode)\n', ('tests/test_models/test_simdistill.py', )),
     Mutation(15, 'BEV pool: ranks_feat off by one in build_plan', PKG + 'ops/bev_pool/plan.py',
              '        ranks_feat=feat[order],\n', '        ranks_feat=feat[order] + 1,\n',
-             ('tests/test_bev_pool.py', )),
+             ('tests/test_ops/test_bev_pool.py', )),
     Mutation(16, "BEV pool: the torch backend's context gradient with searchsorted right=False",
              PKG + 'ops/bev_pool/reference.py',
              'torch.searchsorted(plan.interval_starts, points, right=True) - 1',
              'torch.searchsorted(plan.interval_starts, points, right=False) - 1',
-             ('tests/test_bev_pool.py', )),
+             ('tests/test_ops/test_bev_pool.py', )),
     Mutation(17, "BEV pool: the compiled CPU kernel's unrolled loop drops its 4th point",
              PKG + 'ops/bev_pool/src/bev_pool.cpp',
              'a[c] += w0 * r0[c] + w1 * r1[c] + w2 * r2[c] + w3 * r3[c];',
-             'a[c] += w0 * r0[c] + w1 * r1[c] + w2 * r2[c];', ('tests/test_bev_pool.py', )),
+             'a[c] += w0 * r0[c] + w1 * r1[c] + w2 * r2[c];',
+             ('tests/test_ops/test_bev_pool.py', )),
     # ---- added with issue 22 ----
     Mutation(18, 'prediction distillation: padded ground-truth slots counted in the box term',
              PKG + 'models/distillers/prediction_distill.py',
              '    return picked[mask.bool()]\n', '    return picked.flatten(0, 1)\n',
-             ('tests/test_simdistill.py::test_prediction_terms_by_value_at_real_and_padded_box_'
-              'slots', )),
+             ('tests/test_models/test_simdistill.py::test_prediction_terms_by_value_at_real_and_'
+              'padded_box_slots', )),
     Mutation(19, "prediction distillation: the teacher's heatmap through sigmoid twice",
              PKG + 'models/distillers/prediction_adapters.py',
              "        return [task[0]['heatmap'].detach().sigmoid() for task in teacher_preds]\n",
              "        return [task[0]['heatmap'].detach().sigmoid().sigmoid() "
              'for task in teacher_preds]\n',
-             ('tests/test_simdistill.py::test_prediction_terms_by_value_at_real_and_padded_box_'
-              'slots', )),
+             ('tests/test_models/test_simdistill.py::test_prediction_terms_by_value_at_real_and_'
+              'padded_box_slots', )),
     Mutation(20, 'region-aware LiDAR term: the mask transposed (rows x, columns y)',
              PKG + 'models/distillers/bev_mask.py',
              '        masks.append(heat.amax(dim=0, keepdim=True))\n',
              '        masks.append(heat.amax(dim=0, keepdim=True).transpose(-1, -2))\n',
-             ('tests/test_simdistill.py::test_feature_terms_by_value_inside_and_outside_the_'
-              'box_mask', )),
+             ('tests/test_models/test_simdistill.py::test_feature_terms_by_value_inside_and_'
+              'outside_the_box_mask', )),
     Mutation(21, 'fuser: the inputs concatenated in reverse order', PKG + 'models/fusers/'
              'conv_fuser.py', '        return super().forward(torch.cat(inputs, dim=1))\n',
              '        return super().forward(torch.cat(inputs[::-1], dim=1))\n',
-             ('tests/test_models.py::test_conv_fuser_computes_the_hand_worked_convolution', )),
+             ('tests/test_models/test_models.py::test_conv_fuser_computes_the_hand_worked_'
+              'convolution', )),
     Mutation(22, 'info files: the restricted unpickler admits any global',
              PKG + 'datasets/safe_pickle.py',
              '        if (module, name) not in ALLOWED_GLOBALS:\n',
-             '        if False:\n', ('tests/test_safe_loading.py', )),
+             '        if False:\n', ('tests/test_checkpoint/test_safe_loading.py', )),
     Mutation(23, 'non-finite guard: ranks decide alone (no all-reduce of the finite flag)',
              PKG + 'engine/non_finite.py',
              '        dist.all_reduce(finite, op=dist.ReduceOp.MIN)\n', '        pass\n',
-             ('tests/test_non_finite_ddp.py', )),
+             ('tests/test_engine/test_non_finite_ddp.py', )),
     Mutation(24, 'one-step swap: two renames instead of RENAME_EXCHANGE',
              PKG + 'utils/atomic.py', '    if exchange_paths(src, dst):\n', '    if False:\n',
-             ('tests/test_atomic.py::test_swap_killed_at_every_step_leaves_old_or_new', )),
+             ('tests/test_utils/test_atomic.py::test_swap_killed_at_every_step_leaves_old_or_'
+              'new', )),
     Mutation(25, 'LiDAR-depth LSS: the depth map of the LiDAR points replaced by zeros',
              PKG + 'models/view_transforms/lss.py',
              '            depth_feats = self.dtransform(self.depth_image(points, cameras)'
              '.flatten(0, 1))\n',
              '            depth_feats = self.dtransform(torch.zeros_like(self.depth_image('
              'points, cameras)).flatten(0, 1))\n',
-             ('tests/test_models.py::test_lss_with_lidar_depth_needs_points_and_uses_them', )),
+             ('tests/test_models/test_models.py::test_lss_with_lidar_depth_needs_points_and_uses_'
+              'them', )),
     Mutation(26, 'corrupt files: the point loader drops the last point of a whole file',
              PKG + 'datasets/transforms/loading.py', '    return points\n',
              '    return points[:-load_dim] if points.size > load_dim else points\n',
-             ('tests/test_corrupt_files_property.py::test_corrupt_point_files_load_whole_points_'
-              'or_fail_clearly', )),
+             ('tests/test_datasets/test_corrupt_files_property.py::test_corrupt_point_files_load_'
+              'whole_points_or_fail_clearly', )),
     Mutation(27, 'info files: loaded with plain pickle (mmengine.load) again',
              PKG + 'datasets/nuscenes_dataset.py',
              '        annotations = load_info_file(self.ann_file)\n',
              '        annotations = __import__(\'mmengine\').load(self.ann_file)\n',
-             ('tests/test_safe_loading.py', )),
+             ('tests/test_checkpoint/test_safe_loading.py', )),
     Mutation(28, 'GT-paste database: read by plain pickle only (no restricted check first)',
              PKG + 'datasets/transforms/gt_paste.py', '            load_info_file(info_path)\n',
              '            pass\n',
-             ('tests/test_safe_loading.py::test_a_gt_paste_database_that_would_run_code_is_'
-              'refused', )),
+             ('tests/test_checkpoint/test_safe_loading.py::test_a_gt_paste_database_that_would_'
+              'run_code_is_refused', )),
     Mutation(29, "metric: the info file read by mmdet3d's plain pickle only",
              PKG + 'evaluation/nuscenes_metric.py', '            load_info_file(self.ann_file)\n',
              '            pass\n',
-             ('tests/test_safe_loading.py::test_the_metric_refuses_an_info_file_that_would_run_'
-              'code', )),
+             ('tests/test_checkpoint/test_safe_loading.py::test_the_metric_refuses_an_info_file_'
+              'that_would_run_code', )),
 ]
 
 
@@ -269,7 +278,7 @@ def run_tests(root: str, tests: Sequence[str], keyword: Optional[str], timeout: 
     failed = re.findall(r'^(?:FAILED|ERROR) (\S+)', output, re.M)
     if isinstance(code, int) and code < 0:  # killed by a signal: name the test it was in
         running = re.findall(r'(tests/\S+\.py::\S+)', output) + [
-            f'tests/{osp.basename(f)}::{t}'
+            f'{osp.relpath(f, root)}::{t}'  # tests/<dir>/test_x.py in the copy
             for f, t in re.findall(r'File "(\S+)", line \d+ in (test_\w+)', output)]
         failed = [f'{running[-1] if running else "pytest"} (died of signal {-code})']
     return dict(code=code, failed=failed, seconds=round(time.time() - start, 1),

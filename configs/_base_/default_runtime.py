@@ -23,6 +23,6 @@ visualizer = dict(type='Det3DLocalVisualizer', vis_backends=vis_backends, name='
 # SeedEachEpochHook: a run resumed from an epoch-end checkpoint draws the same augmentations
 # as the uninterrupted run (mmengine reseeds once per process, not per epoch).
 custom_hooks = [dict(type='FlushDenormalHook'), dict(type='SeedEachEpochHook')]
-# Every parameter of every model here takes part in each loss (tests/test_unused_parameters.py),
-# so DDP skips the search for unused ones.
+# Every parameter of every model here takes part in each loss
+# (tests/test_models/test_unused_parameters.py), so DDP skips the search for unused ones.
 model_wrapper_cfg = dict(type='MMDistributedDataParallel', find_unused_parameters=False)

@@ -53,10 +53,13 @@ FLOOR_TARGET = 3.0
 
 # --- the steps (each runs in a child process: `gpu_check.py --step NAME`) ----------------------
 
+CUDA_TEST_FILES = ('tests/test_ops/test_bev_pool.py',
+                   'tests/test_ops/test_deformable_attention.py')
+
+
 def step_cuda_tests() -> dict:
     out = subprocess.run([sys.executable, '-m', 'pytest', '-q', '-m', 'cuda', '-p',
-                          'no:cacheprovider', 'tests/test_bev_pool.py',
-                          'tests/test_deformable_attention.py'], cwd=ROOT, capture_output=True,
+                          'no:cacheprovider', *CUDA_TEST_FILES], cwd=ROOT, capture_output=True,
                          text=True)
     tail = out.stdout.strip().splitlines()[-1] if out.stdout.strip() else ''
     return dict(returncode=out.returncode, summary=tail, output_tail=out.stdout[-3000:])
@@ -127,7 +130,7 @@ STEPS: Dict[str, Callable[[], dict]] = {
 TIMEOUTS_S = {'cuda_tests': 120, 'bev_pool': 120, 'latency': 120, 'train_step': 120}
 # what each step calls, for the dry run (checked to resolve by the CPU test)
 CALLS = {
-    'cuda_tests': ['pytest -m cuda tests/test_bev_pool.py tests/test_deformable_attention.py'],
+    'cuda_tests': ['pytest -m cuda ' + ' '.join(CUDA_TEST_FILES)],
     'bev_pool': ['bev_pool.copy_bandwidth', 'bev_pool.run_size', 'bev_pool.SIZES'],
     'latency': ['student_latency.child', 'student_latency.measure'],
     'train_step': ['train_memory.load_cfg', 'train_memory.paper_batch',

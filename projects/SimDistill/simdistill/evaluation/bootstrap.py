@@ -9,7 +9,8 @@ competes for ground truth of its own sample, in descending score order), so each
 matches are computed once per class and distance threshold; a resampled test set only
 concatenates them. The devkit's own ``evaluate`` then turns them into AP, TP errors, mAP and NDS
 (its ``accumulate`` is swapped, for that call only, for one that reads the precomputed matches).
-``tests/test_bootstrap.py`` checks that the full set reproduces ``DetectionEval`` exactly.
+``tests/test_evaluation/test_bootstrap.py`` checks that the full set reproduces ``DetectionEval``
+exactly.
 """
 from dataclasses import dataclass
 from typing import Callable, Dict, List, Optional, Sequence

@@ -1,0 +1,125 @@
+"""The distillation-gain benchmark's tables: per-seed values, mean +- spread, the gain lines."""
+import os.path as osp
+import sys
+
+from simdistill.testing import ROOT
+
+sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
+import distill_gain  # noqa: E402
+
+
+def run(name, seed, m_ap, nds):
+    metrics = {m: 0.5 for m in distill_gain.METRICS}
+    metrics.update(mAP=m_ap, NDS=nds)
+    return dict(name=name, seed=seed, config='c.py', options=[], train_wall_s=600.0,
+                metrics=metrics)
+
+
+def test_summary_keeps_one_value_per_seed_and_the_table_states_gain_and_gap():
+    runs = [run('teacher', 0, 0.50, 0.50), run('camera_baseline', 0, 0.10, 0.20),
+            run('camera_baseline', 1, 0.14, 0.22), run('simdistill', 0, 0.20, 0.30),
+            run('simdistill', 1, 0.22, 0.28)]
+    summary = distill_gain.summarise(runs, epochs=12, seeds=[0, 1])
+    assert summary['models']['camera_baseline']['mAP'] == [0.10, 0.14]
+    assert summary['models']['simdistill']['seeds'] == [0, 1]
+    table = distill_gain.markdown(summary)
+    assert '| camera_baseline | 2 | 0.1200 (0.1000, 0.1400) | 0.2100 (0.2000, 0.2200) |' in table
+    # gain 0.21 - 0.12 = +9.0 points; largest spread 4.0 (< 9.0 / 2); gap 0.38 -> 24 %
+    assert 'mAP difference SimDistill − camera baseline: +9.0 points (largest seed spread ' \
+           '4.0: above twice the spread)' in table
+    assert 'NDS difference SimDistill − camera baseline: +8.0 points (largest seed spread ' \
+           '2.0: above twice the spread)' in table
+    assert 'gap closed: 24 %' in table
+    single = distill_gain.markdown(distill_gain.summarise(runs[:2] + runs[3:4], 12, [0]))
+    assert 'no spread measured, not a gain yet' in single
+
+
+def test_the_plan_runs_the_teacher_stages_first_and_every_ablation_once():
+    runs = distill_gain.plan([0, 1, 2], 'teacher.pth', 'lidar.pth')
+    names = [r[0] for r in runs]
+    assert names[:2] == ['teacher_lidar', 'teacher']
+    assert runs[0][1] == distill_gain.LIDAR_ONLY
+    assert runs[1][3] == ['load_from=lidar.pth']  # fusion starts from the LiDAR-only model
+    assert names.count('camera_baseline') == names.count('simdistill') == 3
+    # paired: seed by seed, the baseline and the student one after the other
+    assert [r[2] for r in runs[2:8]] == [0, 0, 1, 1, 2, 2]
+    for ablation in distill_gain.ABLATIONS:
+        assert names.count(ablation) == 1
+    student_only = next(r for r in runs if r[0] == 'student_without_distillation')
+    assert student_only[1] == distill_gain.STUDENT and student_only[3] == []
+    no_lidar = next(r for r in runs if r[0] == 'no_distill_lidar')
+    assert 'model.teacher_ckpt=teacher.pth' in no_lidar[3]
+    assert 'model.loss_distill_lidar=None' in no_lidar[3]
+    assert not any(r[0] in distill_gain.ABLATIONS
+                   for r in distill_gain.plan([0], 't.pth', 'l.pth', ablations=False))
+
+
+def test_the_comparison_lines_state_the_paired_difference_and_its_interval():
+    summary = distill_gain.summarise(
+        [run('teacher', 0, 0.5, 0.5), run('camera_baseline', 0, 0.10, 0.20),
+         run('simdistill', 0, 0.14, 0.21)], epochs=12, seeds=[0])
+    summary['models']['camera_baseline']['intervals'] = {'mAP': [0.08, 0.12]}
+    summary['comparison'] = {
+        m: dict(mean=0.04, interval=[0.01, 0.07], per_seed=[0.04]) for m in ('mAP', 'NDS', 'car_AP')}
+    summary['comparison']['gap_closed'] = dict(mean=0.1, interval=[0.02, 0.18])
+    table = distill_gain.markdown(summary)
+    assert '| camera_baseline | 1 | 0.1000 [0.0800, 0.1200] | 0.2000 |' in table
+    assert ('- mAP difference SimDistill − camera baseline (paired seeds): +4.0 points, 95 % '
+            'interval [+1.0, +7.0]') in table
+    assert 'gap closed: 10 % [2, 18]' in table
+
+
+def test_a_recorded_run_is_reused_only_for_the_same_config_options_and_teacher(tmp_path):
+    import torch
+    weights = {'w': torch.arange(6.0).view(2, 3)}
+    a, b, c = (str(tmp_path / n) for n in ('a.pth', 'b.pth', 'c.pth'))
+    torch.save({'state_dict': weights, 'meta': {'time': 1}}, a)
+    torch.save(weights, b)  # same tensors, another path and container
+    torch.save({'w': weights['w'] + 1}, c)
+    options = ['randomness.seed=0', *distill_gain.schedule_options(12)]
+    fp = distill_gain.run_fingerprint(distill_gain.DISTILLER,
+                                      options + [f'model.teacher_ckpt={a}'], a)
+    assert fp == distill_gain.run_fingerprint(distill_gain.DISTILLER,
+                                              options + [f'model.teacher_ckpt={b}'], b)
+    assert fp != distill_gain.run_fingerprint(distill_gain.DISTILLER,
+                                              options + [f'model.teacher_ckpt={c}'], c)
+    assert fp != distill_gain.run_fingerprint(
+        distill_gain.DISTILLER, options + ['model.loss_distill_fused=None'], a)
+    record = dict(run('simdistill', 0, 0.3, 0.3), fingerprint=fp)
+    # a matching record is returned without training (nothing is run or written)
+    got = distill_gain.train_and_test('simdistill', distill_gain.DISTILLER, 0,
+                                      [f'model.teacher_ckpt={b}'], str(tmp_path / 'out'), 12,
+                                      reuse=[record])
+    assert got is record and not (tmp_path / 'out').exists()
+
+
+def test_a_run_of_other_code_or_other_data_is_another_run(tmp_path, monkeypatch):
+    code = tmp_path / 'code'
+    code.mkdir()
+    (code / 'module.py').write_text('x = 1\n')
+    before = distill_gain.code_fingerprint(str(code))
+    (code / 'module.py').write_text('x = 2\n')
+    assert distill_gain.code_fingerprint(str(code)) != before
+    (code / '__pycache__').mkdir()
+    (code / '__pycache__' / 'module.pyc').write_bytes(b'cache')
+    after = distill_gain.code_fingerprint(str(code))
+    assert after == distill_gain.code_fingerprint(str(code))
+    # ONNX export does not run in a training...
+    (code / 'deployment').mkdir(parents=True)
+    (code / 'deployment' / 'export.py').write_text('opset = 17\n')
+    assert distill_gain.code_fingerprint(str(code)) == after
+    # ...the dataset classes do
+    (code / 'datasets').mkdir()
+    (code / 'datasets' / 'nuscenes_dataset.py').write_text('checked = True\n')
+    assert distill_gain.code_fingerprint(str(code)) != after
+    root = tmp_path / 'data'
+    root.mkdir()
+    infos = {name: root / name for name in ('train.pkl', 'val.pkl')}
+    for path in infos.values():
+        path.write_bytes(b'infos')
+    options = [f'train_dataloader.dataset.data_root={root}/',
+               'train_dataloader.dataset.ann_file=train.pkl',
+               f'val_evaluator.ann_file={infos["val.pkl"]}']
+    first = distill_gain.data_fingerprint(distill_gain.BASELINE, options)
+    infos['val.pkl'].write_bytes(b'other world')
+    assert distill_gain.data_fingerprint(distill_gain.BASELINE, options) != first
