@@ -1,5 +1,6 @@
 """Under CI (or SIMDISTILL_NO_SKIPS) a skip fails unless the test is marked cuda."""
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -74,7 +75,9 @@ def test_without_the_setting_skips_stay_skips(tmp_path):
     outcomes, out, code = run_sample(tmp_path, {'SIMDISTILL_NO_SKIPS': '0'})
     assert code == 0, out
     assert outcomes.get('test_passes') == 'PASSED', out
-    assert out.splitlines()[-1].startswith('1 passed, 4 skipped, 1 xfailed in'), out
+    # (the conftest applies the stack shims, whose imports may add a warnings count)
+    assert re.match(r'1 passed, 4 skipped, 1 xfailed(, \d+ warnings?)? in ',
+                    out.splitlines()[-1]), out
 
 
 def test_run_tests_sh_turns_the_rule_on():
