@@ -12,20 +12,7 @@ from mmdet3d.registry import MODELS
 from simdistill.engine.gradient_diagnostics import GradientDiagnosticsHook, bev_gradient_norms
 from simdistill.models.distillers import gt_heatmap_mask
 from simdistill.models.distillers.prediction_distill import heatmap_distill_loss
-from simdistill.testing import build_distiller, teacher_batch, trained_looking_teacher
-
-
-@pytest.fixture(scope='module', autouse=True)
-def mmdet3d_scope():
-    from mmengine.registry import init_default_scope
-    init_default_scope('mmdet3d')
-
-
-@pytest.fixture(scope='module')
-def teacher_ckpt(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('teacher') / 'teacher.pth')
-    torch.save({'state_dict': trained_looking_teacher().state_dict()}, path)
-    return path
+from simdistill.testing import build_distiller, teacher_batch
 
 
 def feature_maps(model, seed=0):

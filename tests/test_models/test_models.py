@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 
 import simdistill  # noqa: F401
 from mmdet3d.registry import MODELS
@@ -175,11 +174,6 @@ def test_conv_fuser_checks_its_inputs():
         fuser([torch.randn(2, 3, 6, 6), torch.randn(2, 5, 6, 7)])
     with pytest.raises(ValueError, match='2 inputs'):
         fuser([torch.randn(2, 3, 6, 6)])
-
-
-@pytest.fixture(scope='module', autouse=True)
-def mmdet3d_scope():
-    init_default_scope('mmdet3d')
 
 
 def load_config(path):

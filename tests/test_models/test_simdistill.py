@@ -6,7 +6,6 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
 import simdistill  # noqa: F401
@@ -21,19 +20,6 @@ from simdistill.models.distillers.student_export import export_student_weights
 from simdistill.testing import (DISTILLER, HALF, ROOT, STUDENT, TEACHER, build_distiller,
                                distiller_cfg, drop_image_pretrain, random_batch,
                                shrink_paper_config, teacher_batch, trained_looking_teacher)
-
-
-@pytest.fixture(scope='module', autouse=True)
-def mmdet3d_scope():
-    init_default_scope('mmdet3d')
-
-
-@pytest.fixture(scope='module')
-def teacher_ckpt(tmp_path_factory):
-    path = str(tmp_path_factory.mktemp('teacher') / 'teacher.pth')
-    torch.save({'state_dict': trained_looking_teacher().state_dict(), 'meta': {'epoch': 12}},
-               path)
-    return path
 
 
 def snapshot(module):

@@ -9,11 +9,10 @@ every sample of the config's test split; for a SimDistill student (or distiller)
 simulated-LiDAR branch. The points are loaded for the metric only: the model sees the images.
 Prints a table and writes the numbers as JSON.
 """
-import argparse
 import json
 import os.path as osp
 
-from mmengine.config import Config, DictAction
+from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
@@ -22,6 +21,7 @@ from torch.utils.data import DataLoader
 import simdistill  # noqa: F401
 from mmdet3d.registry import DATASETS, MODELS
 from simdistill.compat import apply_all
+from simdistill.entrypoints.args import checkpoint_tool_parser
 from simdistill.evaluation import evaluate_depth
 from simdistill.utils.atomic import atomic_path
 
@@ -41,11 +41,7 @@ def with_points(cfg: Config) -> dict:
 
 def main() -> None:
     apply_all()  # mmengine's load_checkpoint reads weights-only with the allow-list
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('--out', required=True, help='JSON file to write')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
+    parser = checkpoint_tool_parser(__doc__.splitlines()[0], 'JSON file to write')
     args = parser.parse_args()
     cfg = Config.fromfile(args.config)
     cfg.merge_from_dict(args.cfg_options)

@@ -8,7 +8,6 @@ BEV-pool plan of their cameras to the CenterHead's raw maps; opset 17, dynamic b
 ``simdistill.deployment``). One test sample (``--sample``) is traced, then run through
 onnxruntime and PyTorch, and the largest difference of the raw maps is printed.
 """
-import argparse
 
 import torch
 from mmengine.dataset import pseudo_collate
@@ -17,18 +16,15 @@ import simdistill  # noqa: F401  (registers the modules)
 from simdistill.compat import apply_all
 from simdistill.deployment import (OPSET, DeployableCameraDetector, ONNXCameraDetector,
                                    export_onnx, head_output_names, plan_inputs)
-from simdistill.deployment.loading import DictAction, build_model_and_dataset, load_config
+from simdistill.deployment.loading import build_model_and_dataset, load_config
+from simdistill.entrypoints.args import checkpoint_tool_parser
 
 
 def main() -> None:
     apply_all()  # mmengine's load_checkpoint reads weights-only with the allow-list
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint')
-    parser.add_argument('--out', required=True, help='the .onnx file to write')
+    parser = checkpoint_tool_parser(__doc__.splitlines()[0], 'the .onnx file to write')
     parser.add_argument('--sample', type=int, default=0, help='test sample to trace with')
     parser.add_argument('--opset', type=int, default=OPSET)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction, default={})
     args = parser.parse_args()
     cfg = load_config(args.config, args.cfg_options)
     model, dataset = build_model_and_dataset(cfg, args.checkpoint)
