@@ -54,6 +54,19 @@ def test_the_plan_runs_the_teacher_stages_first_and_every_ablation_once():
                    for r in distill_gain.plan([0], 't.pth', 'l.pth', ablations=False))
 
 
+def test_lever_runs_follow_the_teacher_and_precede_the_comparison():
+    runs = distill_gain.plan([3, 4], 'teacher.pth', 'lidar.pth', ablations=False, levers=True)
+    names = [r[0] for r in runs]
+    levers = list(distill_gain.LEVERS)
+    assert names[2:2 + len(levers)] == levers and names[2 + len(levers)] == 'camera_baseline'
+    for name, config, seed, options in runs[2:2 + len(levers)]:
+        assert config == distill_gain.BASELINE and seed == 3  # the first seed only
+        assert options == distill_gain.LEVERS[name]
+    assert distill_gain.LEVERS['lever_reference'] == []  # the baseline unchanged beside them
+    assert not any(n in distill_gain.LEVERS for n in
+                   (r[0] for r in distill_gain.plan([0], 't.pth', 'l.pth', ablations=False)))
+
+
 def test_the_comparison_lines_state_the_paired_difference_and_its_interval():
     summary = distill_gain.summarise(
         [run('teacher', 0, 0.5, 0.5), run('camera_baseline', 0, 0.10, 0.20),

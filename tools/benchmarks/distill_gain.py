@@ -9,7 +9,9 @@ first number), then LiDAR + camera from that model (``load_from``, the second nu
 one fixed schedule (``--epochs``), the camera baseline and the SimDistill student with every seed
 (paired: the same samples, order and augmentation draws, see ``IsolatedRandomCompose``) and, with
 ``--ablations``, one run (first seed) per ablation: each distillation term removed, and the
-student trained without distillation. Each run is ``tools/train.py`` (``--resume``) then
+student trained without distillation. ``--levers`` adds, before the comparison, short
+learning-curve runs of the camera baseline (first seed, ``--lever-epochs``, evaluated at half
+and full schedule) with each camera lever of ``LEVERS`` and without (``lever_reference``). Each run is ``tools/train.py`` (``--resume``) then
 ``tools/test.py`` (``NuScenesMetric``, the devkit, its predictions file kept) in its own work
 folder, plus the depth metric of the camera models (``depth_accuracy.py``) and, with
 ``--curve-epochs``, the same evaluation of earlier checkpoints (learning curves). A run whose
@@ -64,6 +66,18 @@ ABLATIONS = {
     'no_distill_fused': (DISTILLER, ['model.loss_distill_fused=None']),
     'no_distill_prediction': (DISTILLER, ['model.loss_distill_heatmap=None',
                                           'model.loss_distill_reg=None']),
+}
+# camera lever name -> extra --cfg-options of the camera baseline ('{pretrained}': the image
+# pre-training file), each a short learning-curve run (--levers) that says whether the lever
+# helps before the comparison's long runs use it; 'lever_reference' is the baseline unchanged.
+LEVERS = {
+    'lever_reference': [],
+    # start the LSS depth net from the pre-training's depth head instead of discarding it
+    'lever_depth_head_init': ['model.view_transform.init_cfg.type=Pretrained',
+                              'model.view_transform.init_cfg.checkpoint={pretrained}',
+                              'model.view_transform.init_cfg.prefix=view_transform.'],
+    # the paper-size configs train the image backbone at 0.1x the learning rate
+    'lever_backbone_lr_0.1': ['optim_wrapper.paramwise_cfg.custom_keys.img_backbone.lr_mult=0.1'],
 }
 
 
@@ -470,16 +484,18 @@ def write_tables(summary: dict, out: str) -> None:
 
 
 def plan(seeds: List[int], teacher_ckpt: str, lidar_ckpt: Optional[str] = None,
-         ablations: bool = True) -> List[tuple]:
+         ablations: bool = True, levers: bool = False) -> List[tuple]:
     """``(name, config, seed, options)`` of every run, in the order they run: the teacher's two
-    stages (the fusion stage starting from the LiDAR-only model), the comparison the table is
-    about (baseline and student, seed by seed), then the ablations, so a partial run is still
-    informative."""
+    stages (the fusion stage starting from the LiDAR-only model), with ``levers`` the camera
+    lever runs (first seed), the comparison the table is about (baseline and student, seed by
+    seed), then the ablations, so a partial run is still informative."""
     distill = [f'model.teacher_ckpt={teacher_ckpt}']
     runs = []
     if lidar_ckpt:
         runs.append(('teacher_lidar', LIDAR_ONLY, seeds[0], []))
     runs.append(('teacher', TEACHER, seeds[0], [f'load_from={lidar_ckpt}'] if lidar_ckpt else []))
+    if levers:
+        runs += [(name, BASELINE, seeds[0], list(options)) for name, options in LEVERS.items()]
     for seed in seeds:
         runs.append(('camera_baseline', BASELINE, seed, []))
         runs.append(('simdistill', DISTILLER, seed, distill))
@@ -505,6 +521,10 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help='image backbone pre-training on the training split')
     parser.add_argument('--score-threshold', type=float, default=1e-3)
     parser.add_argument('--ablations', action='store_true')
+    parser.add_argument('--levers', action='store_true',
+                        help='the camera lever runs (LEVERS) before the comparison')
+    parser.add_argument('--lever-epochs', type=int, default=4,
+                        help='the lever runs\' schedule (also evaluated at half of it)')
     parser.add_argument('--replicates', type=int, default=1000, help='bootstrap resamples')
     parser.add_argument('--only', nargs='+', help='run only these model names')
     parser.add_argument('--cfg-options', nargs='+', default=[],
@@ -527,15 +547,18 @@ def main(argv: Optional[List[str]] = None) -> None:
                             f'epoch_{fusion_epochs}.pth')
     runs, boots = [], {}
     for name, config, seed, options in plan(args.seeds, teacher_ckpt, lidar_ckpt,
-                                            args.ablations):
+                                            args.ablations, args.levers):
         if args.only and name not in args.only:
             continue
         if pretrain_options(config, ''):  # a camera branch: pre-train first (once)
             pretrained = pretrain_image_backbone(out, data, args.pretrain_epochs)
-            options = pretrain_options(config, pretrained) + options
+            options = pretrain_options(config, pretrained) + [
+                o.replace('{pretrained}', pretrained) for o in options]
         epochs = {'teacher_lidar': lidar_epochs, 'teacher': fusion_epochs}.get(name, args.epochs)
-        camera = name not in TEACHER_RUNS
         curve = args.curve_epochs if name in CAMERA_MODELS else ()
+        if name in LEVERS:
+            epochs, curve = args.lever_epochs, (args.lever_epochs // 2, )
+        camera = name not in TEACHER_RUNS
         runs.append(train_and_test(name, config, seed, data + options + args.cfg_options, out,
                                    epochs, reuse, test_options(config, args.score_threshold),
                                    curve, depth=camera))
