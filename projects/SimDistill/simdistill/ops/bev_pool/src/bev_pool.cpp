@@ -12,156 +12,18 @@
 #include <ATen/Parallel.h>
 
 #include "bev_pool.h"
+#include "bev_pool_forward.h"
 
 namespace simdistill {
 namespace bev_pool {
 namespace {
 
-// Rows are read in random order, which leaves the loops waiting on cache misses; fetching the
-// row kPrefetch points ahead hides most of that latency.
-#ifndef SIMDISTILL_PREFETCH_DISTANCE
-#define SIMDISTILL_PREFETCH_DISTANCE 16
-#endif
-constexpr int64_t kPrefetch = SIMDISTILL_PREFETCH_DISTANCE;
-
-template <typename scalar_t>
-inline void prefetch_row(const scalar_t* row, int64_t C) {
-#if defined(__GNUC__)
-  constexpr int64_t kLine = 64 / sizeof(scalar_t);
-  for (int64_t c = 0; c < C; c += kLine) __builtin_prefetch(row + c);
-#endif
-}
-
-template <typename scalar_t>
-inline void prefetch_value(const scalar_t* value) {
-#if defined(__GNUC__)
-  __builtin_prefetch(value);
-#endif
-}
-
-// <a, b> over C values, with independent partial sums (one long add chain would stall).
-template <typename scalar_t>
-inline scalar_t dot(const scalar_t* a, const scalar_t* b, int64_t C) {
-  constexpr int64_t kParts = 16;
-  scalar_t part[kParts] = {};
-  int64_t c = 0;
-  for (; c + kParts <= C; c += kParts) {
-    for (int64_t j = 0; j < kParts; ++j) part[j] += a[c + j] * b[c + j];
-  }
-  scalar_t s = 0;
-  for (; c < C; ++c) s += a[c] * b[c];
-  for (int64_t j = 0; j < kParts; ++j) s += part[j];
-  return s;
-}
-
-// Points whose weighted rows are summed: the fused forward (weight depth[ranks_depth[p]], row
-// feat[ranks_feat[p]]), the interval forward (weight 1, row x[p]) and the context gradient
-// (weight depth[ranks_depth[q]], row grad_cells[intervals[q]]).
-template <typename scalar_t>
-struct GatheredPoints {
-  const scalar_t* weights;
-  const scalar_t* rows;
-  const int32_t* weight_index;
-  const int32_t* row_index;
-  int64_t num_points;
-  int64_t C;
-
-  scalar_t weight(int64_t p) const { return weights[weight_index[p]]; }
-  const scalar_t* row(int64_t p) const { return rows + int64_t(row_index[p]) * C; }
-  void prefetch(int64_t p) const {
-    if (p < num_points) {
-      prefetch_row(row(p), C);
-      prefetch_value(weights + weight_index[p]);
-    }
-  }
-};
-
-template <typename scalar_t>
-struct FrustumPoints {
-  const scalar_t* x;
-  int64_t C;
-
-  scalar_t weight(int64_t) const { return scalar_t(1); }
-  const scalar_t* row(int64_t p) const { return x + p * C; }
-  void prefetch(int64_t) const {}  // rows are read in order: the hardware prefetches them
-};
-
-// a[0:C] += sum over p in [begin, end) of point.weight(p) * point.row(p)[0:C]. Four points per
-// pass: the accumulator row is loaded and stored once per four points, not once per point.
-template <typename scalar_t, typename Points>
-inline void accumulate_rows(const Points& pt, int64_t begin, int64_t end, int64_t C,
-                            scalar_t* a) {
-  int64_t p = begin;
-  for (; p + 4 <= end; p += 4) {
-    for (int64_t j = 0; j < 4; ++j) pt.prefetch(p + kPrefetch + j);
-    const scalar_t w0 = pt.weight(p), w1 = pt.weight(p + 1), w2 = pt.weight(p + 2),
-                   w3 = pt.weight(p + 3);
-    const scalar_t *r0 = pt.row(p), *r1 = pt.row(p + 1), *r2 = pt.row(p + 2),
-                   *r3 = pt.row(p + 3);
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) a[c] += w0 * r0[c] + w1 * r1[c] + w2 * r2[c] + w3 * r3[c];
-  }
-  for (; p < end; ++p) {
-    pt.prefetch(p + kPrefetch);
-    const scalar_t w = pt.weight(p);
-    const scalar_t* r = pt.row(p);
-#pragma omp simd
-    for (int64_t c = 0; c < C; ++c) a[c] += w * r[c];
-  }
-}
-
-// The intervals and tiles of a plan, and the (B, C, K) layout of the BEV tensor.
-struct Tiles {
-  const int32_t* starts;
-  const int32_t* lengths;
-  const int32_t* cells;
-  const int32_t* offsets;  // first interval of each tile, then I
-  int64_t tile_cells;
-  int64_t per_sample;  // tiles per sample
-  int64_t count;       // tiles in all
-  int64_t num_points;
-  int64_t B, C, K;
-
-  Tiles(const at::Tensor& s, const at::Tensor& l, const at::Tensor& c, const at::Tensor& o,
-        int64_t tile, int64_t points, const at::Tensor& bev)
-      : starts(s.data_ptr<int32_t>()),
-        lengths(l.data_ptr<int32_t>()),
-        cells(c.data_ptr<int32_t>()),
-        offsets(o.data_ptr<int32_t>()),
-        tile_cells(tile),
-        per_sample((bev.size(2) + tile - 1) / tile),
-        count(o.numel() - 1),
-        num_points(points),
-        B(bev.size(0)),
-        C(bev.size(1)),
-        K(bev.size(2)) {}
-};
-
-// Sums the points of every interval into its cell (Points: GatheredPoints or FrustumPoints).
-template <typename scalar_t, typename Points>
-void forward_tiles(const Points& points, const Tiles& tl, scalar_t* out) {
-  const int64_t C = tl.C;
-#pragma omp parallel num_threads(at::get_num_threads())
-  {
-    std::vector<scalar_t> acc(tl.tile_cells * C);
-#pragma omp for schedule(dynamic, 4)
-    for (int64_t tile = 0; tile < tl.count; ++tile) {
-      const int64_t b = tile / tl.per_sample;
-      const int64_t k0 = (tile % tl.per_sample) * tl.tile_cells;
-      const int64_t n = std::min(tl.tile_cells, tl.K - k0);
-      const int64_t g0 = b * tl.K + k0;
-      std::fill(acc.begin(), acc.begin() + n * C, scalar_t(0));
-      for (int64_t i = tl.offsets[tile]; i < tl.offsets[tile + 1]; ++i) {
-        const int64_t start = tl.starts[i];
-        accumulate_rows(points, start, start + tl.lengths[i], C,
-                        acc.data() + (tl.cells[i] - g0) * C);
-      }
-      for (int64_t c = 0; c < C; ++c) {
-        scalar_t* o = out + (b * C + c) * tl.K + k0;
-        for (int64_t t = 0; t < n; ++t) o[t] = acc[t * C + c];
-      }
-    }
-  }
+// The tiles of a plan as the kernels read them, for a (B, C, K) BEV tensor.
+Tiles make_tiles(const at::Tensor& s, const at::Tensor& l, const at::Tensor& c,
+                 const at::Tensor& o, int64_t tile, int64_t points, const at::Tensor& bev) {
+  return Tiles{s.data_ptr<int32_t>(), l.data_ptr<int32_t>(), c.data_ptr<int32_t>(),
+               o.data_ptr<int32_t>(), tile, (bev.size(2) + tile - 1) / tile, o.numel() - 1,
+               points, bev.size(0), bev.size(1), bev.size(2)};
 }
 
 // kFused: grad[ranks_depth[p]] = <g[cell(p)], feat[ranks_feat[p]]>; else grad[p, :] = g[cell(p)].
@@ -224,13 +86,14 @@ void fused_forward_cpu(const at::Tensor& depth, const at::Tensor& feat,
                        int64_t tile_cells, const at::Tensor& out) {
   check_fused_forward(depth, feat, ranks_depth, ranks_feat, starts, lengths, cells,
                       tile_offsets, tile_cells, out);
-  const Tiles tl(starts, lengths, cells, tile_offsets, tile_cells, ranks_depth.numel(), out);
+  const Tiles tl =
+      make_tiles(starts, lengths, cells, tile_offsets, tile_cells, ranks_depth.numel(), out);
   AT_DISPATCH_FLOATING_TYPES(depth.scalar_type(), "fused_forward_cpu", [&] {
     const GatheredPoints<scalar_t> points{depth.data_ptr<scalar_t>(), feat.data_ptr<scalar_t>(),
                                           ranks_depth.data_ptr<int32_t>(),
                                           ranks_feat.data_ptr<int32_t>(), ranks_depth.numel(),
                                           feat.size(1)};
-    forward_tiles(points, tl, out.data_ptr<scalar_t>());
+    forward_tiles(points, tl, out.data_ptr<scalar_t>(), at::get_num_threads());
   });
 }
 
@@ -242,8 +105,8 @@ void fused_backward_depth_cpu(const at::Tensor& grad_out, const at::Tensor& feat
                               const std::optional<at::Tensor>& grad_cells) {
   check_fused_backward_depth(grad_out, feat, ranks_depth, ranks_feat, starts, lengths, cells,
                              tile_offsets, tile_cells, grad_depth, grad_cells);
-  const Tiles tl(starts, lengths, cells, tile_offsets, tile_cells, ranks_depth.numel(),
-                 grad_out);
+  const Tiles tl =
+      make_tiles(starts, lengths, cells, tile_offsets, tile_cells, ranks_depth.numel(), grad_out);
   AT_DISPATCH_FLOATING_TYPES(grad_out.scalar_type(), "fused_backward_depth_cpu", [&] {
     backward_tiles<scalar_t, true>(grad_out.data_ptr<scalar_t>(), feat.data_ptr<scalar_t>(),
                                    ranks_depth.data_ptr<int32_t>(),
@@ -276,10 +139,10 @@ void interval_forward_cpu(const at::Tensor& x, const at::Tensor& starts,
                           const at::Tensor& tile_offsets, int64_t tile_cells,
                           const at::Tensor& out) {
   check_interval_forward(x, starts, lengths, cells, tile_offsets, tile_cells, out);
-  const Tiles tl(starts, lengths, cells, tile_offsets, tile_cells, x.size(0), out);
+  const Tiles tl = make_tiles(starts, lengths, cells, tile_offsets, tile_cells, x.size(0), out);
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "interval_forward_cpu", [&] {
     const FrustumPoints<scalar_t> points{x.data_ptr<scalar_t>(), x.size(1)};
-    forward_tiles(points, tl, out.data_ptr<scalar_t>());
+    forward_tiles(points, tl, out.data_ptr<scalar_t>(), at::get_num_threads());
   });
 }
 
@@ -288,7 +151,8 @@ void interval_backward_cpu(const at::Tensor& grad_out, const at::Tensor& starts,
                            const at::Tensor& tile_offsets, int64_t tile_cells,
                            const at::Tensor& grad_x) {
   check_interval_backward(grad_out, starts, lengths, cells, tile_offsets, tile_cells, grad_x);
-  const Tiles tl(starts, lengths, cells, tile_offsets, tile_cells, grad_x.size(0), grad_out);
+  const Tiles tl =
+      make_tiles(starts, lengths, cells, tile_offsets, tile_cells, grad_x.size(0), grad_out);
   AT_DISPATCH_FLOATING_TYPES(grad_out.scalar_type(), "interval_backward_cpu", [&] {
     backward_tiles<scalar_t, false>(grad_out.data_ptr<scalar_t>(), nullptr, nullptr, nullptr,
                                     tl, grad_x.data_ptr<scalar_t>(), nullptr);
