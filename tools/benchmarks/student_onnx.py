@@ -8,8 +8,11 @@ not depend on the values), exported with ``simdistill.deployment.export_onnx`` a
 random images with a nuScenes camera rig (``student_latency.camera_metas``) up to the head's raw
 maps, box decoding and NMS excluded: in PyTorch its own ``eval()`` forward under ``no_grad``
 (BEV pool: the compiled kernel, plan cached), in onnxruntime the exported graph (plan inputs
-computed once, as a car with a fixed rig would). Median of ``--repeats`` runs after one warm-up,
-both in one process, so the ratio is comparable. Prints a table and writes
+computed once, as a car with a fixed rig would), twice: the stock graph (pool as Gather +
+ScatterElements, deformable attention as GridSample) and the graph with SimDistill's custom
+nodes (``export_onnx(custom_ops=True)``, the library and session options of
+``simdistill.deployment.onnxruntime_ops``). Median of ``--repeats`` runs after one warm-up, all in one process, so the
+ratios are comparable. Prints a table and writes
 ``tools/benchmarks/results/student_onnx.json`` (atomically).
 """
 import argparse
@@ -44,6 +47,7 @@ def measure(size: str, repeats: int) -> dict:
     from mmdet3d.registry import MODELS
     from mmdet3d.structures import Det3DDataSample
     from simdistill.deployment import OPSET, export_onnx, plan_inputs
+    from simdistill.deployment.onnxruntime_ops import session_options
     init_default_scope('mmdet3d')
     torch.manual_seed(0)
     torch.set_flush_denormal(True)
@@ -52,22 +56,32 @@ def measure(size: str, repeats: int) -> dict:
     imgs = torch.randn(1, 6, 3, H, W)
     samples = [Det3DDataSample(metainfo=camera_metas(model.view_transform))]
     cameras = model.images_and_cameras({'imgs': imgs}, [s.metainfo for s in samples])[1]
+    sessions, export_s, size_mib = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
-        path = osp.join(tmp, 'student.onnx')
-        start = time.perf_counter()
-        export_onnx(model, imgs, cameras, path)
-        export_s = time.perf_counter() - start
-        size_mib = os.path.getsize(path) / 2**20
-        session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
+        for graph, custom_ops in (('stock', False), ('custom_ops', True)):
+            path = osp.join(tmp, f'student_{graph}.onnx')
+            start = time.perf_counter()
+            export_onnx(model, imgs, cameras, path, custom_ops=custom_ops)
+            export_s[graph] = time.perf_counter() - start
+            size_mib[graph] = os.path.getsize(path) / 2**20
+            sessions[graph] = ort.InferenceSession(path, session_options(custom_ops),
+                                                   providers=['CPUExecutionProvider'])
     feeds = {'imgs': imgs.numpy(),
              **{k: v.numpy() for k, v in plan_inputs(model, cameras).items()}}
     with torch.no_grad():
         torch_ms = median_ms(lambda: model._forward({'imgs': imgs}, samples), repeats)
-    ort_ms = median_ms(lambda: session.run(None, feeds), repeats)
+    ort_ms = {graph: median_ms(lambda: session.run(None, feeds), repeats)
+              for graph, session in sessions.items()}
     return dict(size=size, image_size=[H, W], bev_shape=list(model.view_transform.bev_shape),
-                opset=OPSET, onnx_mib=size_mib, export_s=export_s, repeats=repeats,
-                pytorch_median_ms=torch_ms, onnxruntime_median_ms=ort_ms,
-                onnxruntime_to_pytorch=ort_ms / torch_ms, plan_points=int(feeds['ranks_bev'].size))
+                opset=OPSET, onnx_mib=size_mib['stock'], export_s=export_s['stock'],
+                repeats=repeats, pytorch_median_ms=torch_ms,
+                onnxruntime_median_ms=ort_ms['stock'],
+                onnxruntime_to_pytorch=ort_ms['stock'] / torch_ms,
+                custom_ops_onnx_mib=size_mib['custom_ops'],
+                custom_ops_export_s=export_s['custom_ops'],
+                onnxruntime_custom_ops_median_ms=ort_ms['custom_ops'],
+                onnxruntime_custom_ops_to_pytorch=ort_ms['custom_ops'] / torch_ms,
+                plan_points=int(feeds['ranks_bev'].size))
 
 
 def main() -> None:
@@ -86,12 +100,16 @@ def main() -> None:
     for size in args.sizes:
         print(f'[student_onnx] {size} ...', flush=True)
         rows.append(measure(size, args.paper_repeats if size == 'paper' else args.repeats))
-    print('\n| size | input | PyTorch ms | onnxruntime ms | ratio | graph MiB | export s |')
-    print('|---|---|---|---|---|---|---|')
+    print('\n| size | input | PyTorch ms | onnxruntime ms, stock graph | ratio | '
+          'onnxruntime ms, custom ops | ratio | graph MiB | export s |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         print(f'| {r["size"]} | 6 x {r["image_size"][0]}x{r["image_size"][1]} | '
               f'{r["pytorch_median_ms"]:.0f} | {r["onnxruntime_median_ms"]:.0f} | '
-              f'{r["onnxruntime_to_pytorch"]:.2f} | {r["onnx_mib"]:.0f} | {r["export_s"]:.0f} |')
+              f'{r["onnxruntime_to_pytorch"]:.2f} | '
+              f'{r["onnxruntime_custom_ops_median_ms"]:.0f} | '
+              f'{r["onnxruntime_custom_ops_to_pytorch"]:.2f} | {r["onnx_mib"]:.0f} | '
+              f'{r["export_s"]:.0f} |')
     result = dict(benchmark='student_onnx', batch=1, device='cpu',
                   torch_threads=torch.get_num_threads(), onnxruntime=onnxruntime.__version__,
                   machine=platform.processor() or platform.machine(), rows=rows)

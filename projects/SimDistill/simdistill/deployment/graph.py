@@ -15,6 +15,7 @@ geometry compensation's deformable attention runs through mmcv's PyTorch path
 :func:`decode_head_outputs`, which the PyTorch model's ``predict`` path also goes through
 (``CenterHead.predict_by_feat``).
 """
+import math
 from typing import Dict, List, Sequence, Tuple
 
 import torch
@@ -24,6 +25,8 @@ from torch import Tensor, nn
 from ..models.detectors import BEVFusionDetector
 from ..models.detectors.finite_boxes import drop_non_finite_boxes
 from ..ops.bev_pool import scatter_pool_indices
+from ..ops.bev_pool.scatter import BEVPoolNode
+from ..ops.onnx_custom_ops import exporting_custom_ops
 
 PLAN_INPUTS = ('ranks_depth', 'ranks_feat', 'ranks_bev')
 
@@ -91,6 +94,9 @@ class DeployableCameraDetector(nn.Module):
     Args:
         model: a camera-only ``BEVFusionDetector`` or ``SimDistillStudent`` with a CenterHead, in
             ``eval()`` mode (see :func:`check_deployable`).
+        custom_ops: pool with the ``simdistill::BEVPool`` node when exported inside
+            :func:`~simdistill.ops.onnx_custom_ops.export_custom_ops` (else, and in eager
+            PyTorch, the stock gather + scatter-add form).
 
     ``forward(imgs, ranks_depth, ranks_feat, ranks_bev)``:
 
@@ -102,16 +108,22 @@ class DeployableCameraDetector(nn.Module):
     returns the head maps in :func:`head_output_names` order, each ``(B, C, H', W')``.
     """
 
-    def __init__(self, model: BEVFusionDetector) -> None:
+    def __init__(self, model: BEVFusionDetector, custom_ops: bool = False) -> None:
         super().__init__()
         check_deployable(model)
         self.model = model
         self.bev_shape = model.view_transform.grid.shape
+        self.custom_ops = custom_ops
 
     def forward(self, imgs: Tensor, ranks_depth: Tensor, ranks_feat: Tensor,
                 ranks_bev: Tensor) -> Tuple[Tensor, ...]:
 
         def pool(depth: Tensor, context: Tensor) -> Tensor:
+            if self.custom_ops and exporting_custom_ops():
+                rows = context.permute(0, 1, 3, 4, 2).reshape(-1, context.shape[2])
+                cells = BEVPoolNode.apply(depth, rows, ranks_depth, ranks_feat, ranks_bev,
+                                          math.prod(self.bev_shape))
+                return cells.reshape(depth.shape[0], -1, *self.bev_shape)
             return scatter_pool_indices(depth, context, ranks_depth, ranks_feat, ranks_bev,
                                         self.bev_shape)
 

@@ -6,6 +6,7 @@ dynamic batch size and plan length. Its metadata records what the graph was buil
 image size, feature size, depth bins, BEV grid, head maps); :class:`ONNXCameraDetector`
 refuses inputs or a model config of another geometry before onnxruntime would fail obscurely.
 """
+import contextlib
 import hashlib
 import json
 import os.path as osp
@@ -15,9 +16,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from ..ops.onnx_custom_ops import DOMAIN, DOMAIN_VERSION, export_custom_ops
 from ..utils.atomic import atomic_path
 from .graph import (PLAN_INPUTS, DeployableCameraDetector, check_deployable,
                     decode_head_outputs, head_output_names, plan_inputs)
+from .onnxruntime_ops import session_options
 
 OPSET = 17
 METADATA_KEY = 'simdistill.geometry'
@@ -47,7 +50,7 @@ def geometry_of(model) -> dict:
 
 
 def export_onnx(model, imgs: Tensor, cameras: Dict[str, Tensor], out: str,
-                opset: int = OPSET) -> dict:
+                opset: int = OPSET, custom_ops: bool = False) -> dict:
     """Exports ``model`` (eval mode, CPU) to ``out``, written atomically.
 
     Args:
@@ -56,6 +59,10 @@ def export_onnx(model, imgs: Tensor, cameras: Dict[str, Tensor], out: str,
         cameras: their stacked camera matrices (``stack_camera_matrices``).
         out: path of the ``.onnx`` file.
         opset: ONNX opset (>= 16).
+        custom_ops: write the BEV pool and the GCM's deformable attention as
+            ``simdistill::BEVPool`` / ``simdistill::MSDeformAttn`` nodes (the compiled kernels;
+            onnxruntime then needs :func:`~.onnxruntime_ops.library_path`'s library, which
+            :class:`ONNXCameraDetector` registers) instead of stock ops.
 
     Returns:
         dict: the geometry written into the graph's metadata.
@@ -63,16 +70,18 @@ def export_onnx(model, imgs: Tensor, cameras: Dict[str, Tensor], out: str,
     import onnx
     if opset < 16:
         raise ValueError(f'opset {opset} < 16: GridSample and ScatterElements(add) need 16')
-    graph = DeployableCameraDetector(model).eval()  # checks the model is deployable
+    graph = DeployableCameraDetector(model, custom_ops).eval()  # checks it is deployable
     plan = plan_inputs(model, cameras)
     names = head_output_names(model.bbox_head)
     dynamic = {'imgs': {0: 'batch'}, **{name: {0: 'points'} for name in PLAN_INPUTS},
                **{name: {0: 'batch'} for name in names}}
-    with atomic_path(out) as tmp, torch.no_grad():
+    nodes = export_custom_ops() if custom_ops else contextlib.nullcontext()
+    with atomic_path(out) as tmp, torch.no_grad(), nodes:
         torch.onnx.export(
             graph, (imgs, *(plan[name] for name in PLAN_INPUTS)), tmp,
             input_names=['imgs', *PLAN_INPUTS], output_names=names, dynamic_axes=dynamic,
-            opset_version=opset, dynamo=False)
+            opset_version=opset, dynamo=False,
+            custom_opsets={DOMAIN: DOMAIN_VERSION} if custom_ops else None)
         proto = onnx.load(tmp)
         geometry = geometry_of(model)
         entry = proto.metadata_props.add()
@@ -80,6 +89,13 @@ def export_onnx(model, imgs: Tensor, cameras: Dict[str, Tensor], out: str,
         onnx.checker.check_model(proto)
         onnx.save(proto, tmp)
     return geometry
+
+
+def uses_custom_ops(onnx_file: str) -> bool:
+    """Whether the graph holds ``simdistill`` custom nodes (``export_onnx(custom_ops=True)``)."""
+    import onnx
+    proto = onnx.load(onnx_file, load_external_data=False)
+    return any(entry.domain == DOMAIN for entry in proto.opset_import)
 
 
 class ONNXCameraDetector:
@@ -100,6 +116,7 @@ class ONNXCameraDetector:
             raise FileNotFoundError(f'ONNX file not found: {onnx_file}')
         check_deployable(model)
         self.session = ort.InferenceSession(onnx_file,
+                                            session_options(uses_custom_ops(onnx_file)),
                                             providers=providers or ['CPUExecutionProvider'])
         meta = self.session.get_modelmeta().custom_metadata_map
         if METADATA_KEY not in meta:

@@ -18,6 +18,7 @@ from mmcv.utils import IS_CUDA_AVAILABLE, IS_MLU_AVAILABLE
 from torch import Tensor
 
 from ...ops.deformable_attention import kernel_applies, multi_scale_deformable_attn
+from ...ops.onnx_custom_ops import exporting_custom_ops
 
 
 class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
@@ -37,10 +38,12 @@ class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
     def core(self, value: Tensor) -> str:
         """Which function samples ``value``: ``'mmcv_cuda'`` (mmcv's CUDA/MLU kernel, as mmcv
         picks it), ``'cpu_kernel'`` (the compiled kernel, or mmcv's PyTorch path if it does not
-        build) or ``'pytorch'`` (mmcv's ``multi_scale_deformable_attn_pytorch``)."""
+        build; in an ONNX export inside ``export_custom_ops``, the kernel's custom node) or
+        ``'pytorch'`` (mmcv's ``multi_scale_deformable_attn_pytorch``)."""
         if (IS_CUDA_AVAILABLE and value.is_cuda) or (IS_MLU_AVAILABLE and value.is_mlu):
             return 'mmcv_cuda'
-        return 'cpu_kernel' if self.use_cpu_kernel and kernel_applies(value) else 'pytorch'
+        compiled = kernel_applies(value) or exporting_custom_ops()
+        return 'cpu_kernel' if self.use_cpu_kernel and compiled else 'pytorch'
 
     def sampling_locations(self, reference_points: Tensor, sampling_offsets: Tensor,
                            spatial_shapes: Tensor) -> Tensor:

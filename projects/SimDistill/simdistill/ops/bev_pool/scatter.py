@@ -7,7 +7,10 @@ frustum values, so in PyTorch it is slower than the fused kernel; it exists for 
 """
 from typing import Sequence
 
+import torch
 from torch import Tensor
+
+from ..onnx_custom_ops import DOMAIN
 
 from .checks import check_depth_context
 from .plan import BEVPoolPlan, check_plan
@@ -44,3 +47,27 @@ def scatter_pool(depth: Tensor, context: Tensor, plan: BEVPoolPlan) -> Tensor:
     check_plan(plan, depth)
     return scatter_pool_indices(depth, context, plan.ranks_depth.long(), plan.ranks_feat.long(),
                                 plan.ranks_bev.long(), plan.bev_shape)
+
+
+class BEVPoolNode(torch.autograd.Function):
+    """``simdistill::BEVPool``; the eager value (what tracing sees) is the gather/scatter form.
+
+    Returns:
+        ``(B, C, cells)``.
+    """
+
+    @staticmethod
+    def forward(ctx, depth: Tensor, context_rows: Tensor, ranks_depth: Tensor,
+                ranks_feat: Tensor, ranks_bev: Tensor, cells: int) -> Tensor:
+        channels = context_rows.shape[1]
+        values = context_rows[ranks_feat] * depth.reshape(-1)[ranks_depth].unsqueeze(1)
+        out = context_rows.new_zeros((depth.shape[0] * cells, channels))
+        out.index_add_(0, ranks_bev, values)
+        return out.view(depth.shape[0], cells, channels).transpose(1, 2)
+
+    @staticmethod
+    def symbolic(g, depth, context_rows, ranks_depth, ranks_feat, ranks_bev, cells: int):
+        out = g.op(f'{DOMAIN}::BEVPool', depth, context_rows, ranks_depth, ranks_feat,
+                   ranks_bev, cells_i=int(cells))
+        out.setType(context_rows.type().with_sizes([None, None, int(cells)]))  # (B, C, cells)
+        return out

@@ -5,22 +5,11 @@ import torch
 from torch import Tensor
 
 from . import extension
-from .function import CompiledMultiScaleDeformableAttn
+from ..onnx_custom_ops import exporting_custom_ops
+from .function import CompiledMultiScaleDeformableAttn, MSDeformAttnNode, mmcv_pytorch_path
 
 KERNEL_DTYPES = (torch.float32, torch.float64)
 BACKWARD_SPLITS = {'auto': 0, 'query': 1, 'head': 2}  # the kernel's `split` argument
-
-
-def _mmcv_pytorch(value: Tensor, value_spatial_shapes: Tensor, sampling_locations: Tensor,
-                  attention_weights: Tensor, reference_points: Optional[Tensor]) -> Tensor:
-    from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
-    if reference_points is not None:  # mmcv's MultiScaleDeformableAttention, 2-D references
-        offset_normalizer = torch.stack(
-            [value_spatial_shapes[..., 1], value_spatial_shapes[..., 0]], -1)
-        sampling_locations = reference_points[:, :, None, :, None, :] \
-            + sampling_locations / offset_normalizer[None, None, None, :, None, :]
-    return multi_scale_deformable_attn_pytorch(value, value_spatial_shapes, sampling_locations,
-                                               attention_weights)
 
 
 def kernel_applies(value: Tensor, sampling_locations: Optional[Tensor] = None,
@@ -73,7 +62,9 @@ def multi_scale_deformable_attn(value: Tensor,
     On CPU with float32/float64 inputs the compiled kernel runs (built on first use); if it
     does not build, mmcv's PyTorch path runs instead with one ``RuntimeWarning``, or
     ``CompiledOpsUnavailableError`` is raised when ``$SIMDISTILL_REQUIRE_COMPILED_OPS`` is set.
-    Other devices and dtypes, ONNX export and tracing always take mmcv's PyTorch path.
+    Other devices and dtypes, ONNX export and tracing always take mmcv's PyTorch path, except an
+    export inside :func:`simdistill.ops.onnx_custom_ops.export_custom_ops` with reference points,
+    which writes one ``simdistill::MSDeformAttn`` node.
 
     Args:
         value: ``(bs, num_keys, num_heads, head_dims)``; the keys of every level in turn, each
@@ -107,5 +98,8 @@ def multi_scale_deformable_attn(value: Tensor,
             return CompiledMultiScaleDeformableAttn.apply(
                 value, shapes, sampling_locations, attention_weights, reference_points, ops,
                 BACKWARD_SPLITS[backward_split], int(backward_chunks))
-    return _mmcv_pytorch(value, value_spatial_shapes, sampling_locations, attention_weights,
-                         reference_points)
+    if exporting_custom_ops() and reference_points is not None:
+        return MSDeformAttnNode.apply(value, value_spatial_shapes.long(), sampling_locations,
+                                      attention_weights, reference_points)
+    return mmcv_pytorch_path(value, value_spatial_shapes, sampling_locations, attention_weights,
+                             reference_points)

@@ -5,6 +5,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import FunctionCtx, once_differentiable
 
+from ..onnx_custom_ops import DOMAIN
+
 
 class CompiledMultiScaleDeformableAttn(torch.autograd.Function):
     """The kernels of ``src/ms_deform_attn.cpp`` as an autograd function.
@@ -56,3 +58,35 @@ class CompiledMultiScaleDeformableAttn(torch.autograd.Function):
             grad_reference = grad_locations.sum(dim=(2, 4)) * sizes
         return (grad_value, None, grad_locations if need_locations else None,
                 grad_weights if need_weights else None, grad_reference, None, None, None)
+
+
+def mmcv_pytorch_path(value: Tensor, value_spatial_shapes: Tensor, sampling_locations: Tensor,
+                      attention_weights: Tensor, reference_points: Optional[Tensor]) -> Tensor:
+    """mmcv's ``multi_scale_deformable_attn_pytorch`` (``grid_sample`` per head and level);
+    with ``reference_points`` the locations are formed first, as mmcv's module forms them."""
+    from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
+    if reference_points is not None:  # mmcv's MultiScaleDeformableAttention, 2-D references
+        offset_normalizer = torch.stack(
+            [value_spatial_shapes[..., 1], value_spatial_shapes[..., 0]], -1)
+        sampling_locations = reference_points[:, :, None, :, None, :] \
+            + sampling_locations / offset_normalizer[None, None, None, :, None, :]
+    return multi_scale_deformable_attn_pytorch(value, value_spatial_shapes, sampling_locations,
+                                               attention_weights)
+
+
+class MSDeformAttnNode(torch.autograd.Function):
+    """``simdistill::MSDeformAttn`` (reference-point form); the eager value is mmcv's path."""
+
+    @staticmethod
+    def forward(ctx, value: Tensor, spatial_shapes: Tensor, sampling_offsets: Tensor,
+                attention_weights: Tensor, reference_points: Tensor) -> Tensor:
+        return mmcv_pytorch_path(value, spatial_shapes, sampling_offsets, attention_weights,
+                                 reference_points)
+
+    @staticmethod
+    def symbolic(g, value, spatial_shapes, sampling_offsets, attention_weights,
+                 reference_points):
+        out = g.op(f'{DOMAIN}::MSDeformAttn', value, spatial_shapes, sampling_offsets,
+                   attention_weights, reference_points)
+        out.setType(value.type().with_sizes([None, None, None]))  # (B, Q, heads * head_dims)
+        return out
