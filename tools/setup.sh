@@ -130,6 +130,7 @@ if ! present plugin; then
   say 'installing the simdistill plugin (editable)'
   pip_install --no-deps --no-build-isolation -e "$ROOT"
 fi
-# 8. the BEV pool kernels: compiled once into ~/.cache/simdistill/ops (only loaded later); the
-#    plugin still imports, and falls back to PyTorch, if this fails.
+# 8. the compiled ops (BEV pool, deformable attention, onnxruntime custom ops): built once into
+#    ~/.cache/simdistill/ops (only loaded later); the plugin still imports, and falls back to
+#    PyTorch, if this fails.
 "$PY" "$ROOT/tools/setup_probe.py" ready

@@ -52,6 +52,12 @@ def ready() -> None:
     except Exception as error:  # the GCM falls back to mmcv's PyTorch path; say why
         print(f'[setup] deformable attention op did not build ({error}): mmcv\'s PyTorch '
               'path will be used')
+    try:
+        from simdistill.deployment.onnxruntime_ops import library_path
+        print('[setup] onnxruntime custom-op library:', library_path())
+    except Exception as error:  # only export_onnx(custom_ops=True) graphs need it; say why
+        print(f'[setup] onnxruntime custom-op library did not build ({error}): graphs with '
+              'simdistill:: nodes will not run; stock graphs do')
     print(f'[setup] ready: torch {torch.__version__}, mmengine {mmengine.__version__}, '
           f'mmcv {mmcv.__version__}, mmdet {mmdet.__version__}, mmdet3d {mmdet3d.__version__}, '
           f'simdistill from {os.path.dirname(simdistill.__file__)}', flush=True)

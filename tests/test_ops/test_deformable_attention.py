@@ -16,6 +16,7 @@ from mmcv.ops import MultiScaleDeformableAttention
 from mmcv.ops.multi_scale_deform_attn import multi_scale_deformable_attn_pytorch
 
 from simdistill.models import DeformableGeometryCompensation
+from simdistill.models.bev_encoders import deformable_attention as deformable_attention_module
 from simdistill.models.bev_encoders.deformable_attention import CPUKernelDeformableAttention
 from simdistill.ops import lazy_extension
 from simdistill.ops.deformable_attention import (extension_status, kernel_applies,
@@ -409,6 +410,47 @@ def test_attention_equals_mmcv_module_with_the_same_weights(compiled, options):
     got, expected = ours(query, **call), theirs(query, **call)
     assert got.shape == expected.shape
     assert (got - expected).abs().max() < 1e-10
+
+
+def test_inference_chunks_give_the_unchunked_result(compiled, monkeypatch):
+    """Without autograd the queries go to the kernel in chunks (here 3 chunks of 7 queries, the
+    last short): the output equals mmcv's module and the unchunked kernel call."""
+    torch.manual_seed(4)
+    kwargs = dict(embed_dims=16, num_heads=2, num_levels=2, num_points=3, dropout=0.0,
+                  batch_first=True)
+    ours = CPUKernelDeformableAttention(**kwargs).double()
+    theirs = MultiScaleDeformableAttention(**kwargs).double()
+    with torch.no_grad():
+        for p in ours.parameters():
+            p.normal_(0, 0.3)
+    theirs.load_state_dict(ours.state_dict())
+    bs, nq = 2, 17
+    query = torch.randn(bs, nq, 16, dtype=torch.float64)
+    call = dict(value=torch.randn(bs, 26, 16, dtype=torch.float64),
+                reference_points=torch.rand(bs, nq, 2, 2, dtype=torch.float64),
+                spatial_shapes=torch.tensor([[4, 5], [2, 3]]),
+                level_start_index=torch.tensor([0, 20]))
+    calls = []
+    kernel = deformable_attention_module.multi_scale_deformable_attn
+
+    def counted(*args, **kw):
+        calls.append(args[2].shape[1])  # queries of this call
+        return kernel(*args, **kw)
+
+    monkeypatch.setattr(deformable_attention_module, 'multi_scale_deformable_attn', counted)
+    ours.inference_query_chunk = 7
+    with torch.no_grad():
+        chunked = ours(query, **call)
+        expected = theirs(query, **call)
+        ours.inference_query_chunk = 0
+        whole = ours(query, **call)
+    assert calls == [7, 7, 3, 17]
+    assert (chunked - expected).abs().max() < 1e-10
+    assert (chunked - whole).abs().max() < 1e-12
+    ours.inference_query_chunk = 7
+    calls.clear()
+    ours(query, **call).sum().backward()  # with autograd: one call, all queries
+    assert calls == [17]
 
 
 @pytest.mark.cuda

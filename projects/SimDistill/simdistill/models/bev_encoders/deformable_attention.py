@@ -8,7 +8,7 @@ checkpoints load unchanged): CPU float32/float64 tensors go to the compiled kern
 :mod:`simdistill.ops.deformable_attention` (which falls back to mmcv's PyTorch path when it
 does not build), CUDA to mmcv's CUDA kernel; ONNX export and tracing keep the PyTorch path.
 """
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from mmcv.ops import MultiScaleDeformableAttention
@@ -26,7 +26,14 @@ class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
 
     Same arguments, parameters and results as mmcv's module; see :meth:`core` for the choice.
 
+    Without autograd (``no_grad``/inference) the compiled kernel's 2-D-reference form runs in
+    chunks of ``inference_query_chunk`` queries: each chunk's offsets, weights and softmax are
+    computed and consumed before the next, so the ``(Q, heads * levels * points * 3)`` logits are
+    never held at once (at CPU size about 30 MiB of the student's peak memory) and stay in cache.
+    Rows are independent, so the result is the unchunked one.
+
     Attributes:
+        inference_query_chunk: queries per chunk without autograd (0: one chunk).
         use_cpu_kernel: False runs mmcv's PyTorch path on CPU (for comparisons; not saved in
             the state dict).
     """
@@ -34,6 +41,7 @@ class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.use_cpu_kernel = True
+        self.inference_query_chunk = 2048
 
     def core(self, value: Tensor) -> str:
         """Which function samples ``value``: ``'mmcv_cuda'`` (mmcv's CUDA/MLU kernel, as mmcv
@@ -60,6 +68,26 @@ class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
         raise ValueError('Last dim of reference_points must be 2 or 4, but get '
                          f'{reference_points.shape[-1]} instead.')
 
+    def query_chunk(self, num_query: int) -> int:
+        """Queries per kernel call: ``inference_query_chunk`` without autograd (outside ONNX
+        export, whose graph would unroll the chunks), else all of them."""
+        if (self.inference_query_chunk > 0 and not torch.is_grad_enabled()
+                and not torch.onnx.is_in_onnx_export()):
+            return min(self.inference_query_chunk, num_query)
+        return num_query
+
+    def offsets_and_weights(self, query: Tensor) -> Tuple[Tensor, Tensor]:
+        """mmcv's sampling offsets ``(bs, nq, heads, levels, points, 2)`` and softmaxed
+        attention weights ``(bs, nq, heads, levels, points)`` of ``(bs, nq, C)`` queries."""
+        bs, num_query, _ = query.shape
+        sampling_offsets = self.sampling_offsets(query).view(
+            bs, num_query, self.num_heads, self.num_levels, self.num_points, 2)
+        attention_weights = self.attention_weights(query).view(
+            bs, num_query, self.num_heads, self.num_levels * self.num_points)
+        attention_weights = attention_weights.softmax(-1)
+        return sampling_offsets, attention_weights.view(bs, num_query, self.num_heads,
+                                                        self.num_levels, self.num_points)
+
     def forward(self,
                 query: Tensor,
                 key: Optional[Tensor] = None,
@@ -73,7 +101,8 @@ class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
                 **kwargs) -> Tensor:
         """mmcv 2.1's ``MultiScaleDeformableAttention.forward``, line for line, except for the
         choice of the core function (:meth:`core`) and, for the compiled kernel with 2-D
-        reference points, that the kernel forms the sampling locations itself. Arguments and
+        reference points, that the kernel forms the sampling locations itself (in query chunks
+        without autograd, :meth:`query_chunk`). Arguments and
         result as there."""
         if value is None:
             value = query
@@ -93,21 +122,21 @@ class CPUKernelDeformableAttention(MultiScaleDeformableAttention):
         if key_padding_mask is not None:
             value = value.masked_fill(key_padding_mask[..., None], 0.0)
         value = value.view(bs, num_value, self.num_heads, -1)
-        sampling_offsets = self.sampling_offsets(query).view(
-            bs, num_query, self.num_heads, self.num_levels, self.num_points, 2)
-        attention_weights = self.attention_weights(query).view(
-            bs, num_query, self.num_heads, self.num_levels * self.num_points)
-        attention_weights = attention_weights.softmax(-1)
-        attention_weights = attention_weights.view(bs, num_query, self.num_heads,
-                                                   self.num_levels, self.num_points)
         core = self.core(value)
         if core == 'cpu_kernel' and reference_points.shape[-1] == 2:
             # the kernel forms reference + offset / (W, H) per sample: 2 passes over the
             # (bs, nq, heads, levels, points, 2) locations and their memory saved
-            output = multi_scale_deformable_attn(value, spatial_shapes, sampling_offsets,
-                                                 attention_weights,
-                                                 reference_points=reference_points)
+            chunk = self.query_chunk(num_query)
+            outputs = [
+                multi_scale_deformable_attn(
+                    value, spatial_shapes,
+                    *self.offsets_and_weights(query[:, start:start + chunk]),
+                    reference_points=reference_points[:, start:start + chunk])
+                for start in range(0, num_query, chunk)
+            ]
+            output = outputs[0] if len(outputs) == 1 else torch.cat(outputs, 1)
         else:
+            sampling_offsets, attention_weights = self.offsets_and_weights(query)
             sampling_locations = self.sampling_locations(reference_points, sampling_offsets,
                                                          spatial_shapes)
             if core == 'mmcv_cuda':
