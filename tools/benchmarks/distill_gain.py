@@ -27,6 +27,7 @@ metric one value per seed in seed order, 95 % bootstrap intervals over test scen
 paired student - baseline difference, the test set's size) and ``<out>/distill_gain.md``.
 """
 import argparse
+import glob
 import hashlib
 import json
 import os
@@ -82,9 +83,19 @@ LEVERS = {
 
 
 def schedule_options(epochs: int) -> List[str]:
+    """The schedule of a run: every epoch's checkpoint kept until the learning curve has been
+    evaluated (the configs keep 2), then pruned by :func:`prune_checkpoints`."""
     return [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
             f'param_scheduler.1.T_max={epochs}', f'param_scheduler.1.end={epochs}',
-            'default_hooks.checkpoint.interval=1']
+            'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=-1']
+
+
+def prune_checkpoints(work: str, keep_epochs: Sequence[int]) -> None:
+    """Deletes a finished run's ``epoch_*.pth`` but those of ``keep_epochs``."""
+    for path in glob.glob(osp.join(work, 'epoch_*.pth')):
+        epoch = osp.basename(path)[len('epoch_'):-len('.pth')]
+        if epoch.isdigit() and int(epoch) not in keep_epochs:
+            os.remove(path)
 
 
 def resolved_config(config: str, cfg_options: List[str]):
@@ -96,9 +107,11 @@ def resolved_config(config: str, cfg_options: List[str]):
     return cfg
 
 
-# Config keys that cannot change what a run trains or scores (which modules are imported, e.g.
-# the stack shims' module, and where outputs go): a benchmark spanning sessions survives them.
-NOT_IN_CONFIG_FINGERPRINT = ('custom_imports', 'work_dir')
+# Config keys (dotted) that cannot change what a run trains or scores (which modules are
+# imported, e.g. the stack shims' module, where outputs go, how many checkpoints are kept): a
+# benchmark spanning sessions survives them.
+NOT_IN_CONFIG_FINGERPRINT = ('custom_imports', 'work_dir',
+                             'default_hooks.checkpoint.max_keep_ckpts')
 
 
 def config_fingerprint(config: str, cfg_options: List[str]) -> str:
@@ -107,7 +120,11 @@ def config_fingerprint(config: str, cfg_options: List[str]) -> str:
     from mmengine.config import Config
     cfg = resolved_config(config, cfg_options).to_dict()
     for key in NOT_IN_CONFIG_FINGERPRINT:
-        cfg.pop(key, None)
+        *parents, leaf = key.split('.')
+        node = cfg
+        for parent in parents:
+            node = node.get(parent, {})
+        node.pop(leaf, None)
     return hashlib.sha1(Config(cfg).pretty_text.encode()).hexdigest()
 
 
@@ -137,10 +154,10 @@ def teacher_weights_sha1(checkpoint: str) -> str:
 CODE_DIR = osp.join(ROOT, 'projects', 'SimDistill', 'simdistill')
 CODE_SUFFIXES = ('.py', '.cpp', '.cu', '.h')
 # Plugin folders that cannot change what a run trains or scores: ONNX export, checkpoint
-# converters, pictures. Leaving them out lets a benchmark that spans sessions survive work on
+# converters, pictures, test helpers. Leaving them out lets a benchmark that spans sessions survive work on
 # them. (The data generator is a package of its own; the data count by their info files,
 # data_fingerprint.)
-CODE_NOT_IN_RUNS = ('deployment', 'model_conversion', 'visualization')
+CODE_NOT_IN_RUNS = ('deployment', 'model_conversion', 'visualization', 'testing')
 
 
 def code_fingerprint(code_dir: str = CODE_DIR) -> str:
@@ -317,6 +334,7 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
     result['metrics'] = {k: v for k, v in result['metrics'].items() if k != 'epoch'}
     with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
         json.dump(result, f, indent=1)
+    prune_checkpoints(work, set(curve_epochs) | {epochs})
     print(f'[distill_gain] {name} seed {seed}: done ({train_s / 60:.1f} min training)',
           flush=True)
     return result
