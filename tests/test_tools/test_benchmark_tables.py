@@ -136,3 +136,33 @@ def test_a_run_of_other_code_or_other_data_is_another_run(tmp_path, monkeypatch)
     first = distill_gain.data_fingerprint(distill_gain.BASELINE, options)
     infos['val.pkl'].write_bytes(b'other world')
     assert distill_gain.data_fingerprint(distill_gain.BASELINE, options) != first
+
+
+def test_learning_curves_draw_every_run_and_branch(tmp_path):
+    """The picture's series are the runs' curves (camera and simulated-LiDAR depth apart); a
+    model scored once (the teacher) is a level line; write_tables writes it beside the table."""
+    import numpy as np
+    from PIL import Image
+    baseline = dict(run('camera_baseline', 0, 0.08, 0.2),
+                    curve=[dict(epoch=4, mAP=0.08, depth_within_1m=0.30),
+                           dict(epoch=2, mAP=0.03, depth_within_1m=0.20)])
+    student = dict(run('simdistill', 0, 0.1, 0.2),
+                   curve=[dict(epoch=2, mAP=0.04, depth_within_1m=0.25,
+                               sim_lidar_depth_within_1m=0.35),
+                          dict(epoch=4, mAP=0.10, depth_within_1m=0.33,
+                               sim_lidar_depth_within_1m=0.41)])
+    teacher = dict(run('teacher', 0, 0.45, 0.4), curve=[dict(epoch=6, mAP=0.45)])
+    summary = dict(distill_gain.summarise([baseline, student, teacher], 4, [0]),
+                   test_set=dict(scenes=32, samples=320, objects=753))
+    distill_gain.write_tables(summary, str(tmp_path))
+    image = np.asarray(Image.open(tmp_path / 'learning_curves.png'))
+    assert image.shape[0] > 400 and image.shape[1] > 1200 and image.std() > 10
+    from simdistill.visualization.benchmark import curve_series
+    assert curve_series(summary['runs'], 'mAP') == {
+        'camera_baseline seed 0': ([2, 4], [0.03, 0.08]),
+        'simdistill seed 0': ([2, 4], [0.04, 0.10]),
+        'teacher seed 0': ([6], [0.45])}
+    assert curve_series(summary['runs'], 'depth_within_1m') == {
+        'camera_baseline seed 0': ([2, 4], [0.20, 0.30]),
+        'simdistill seed 0': ([2, 4], [0.25, 0.33]),
+        'simdistill seed 0 (sim. LiDAR)': ([2, 4], [0.35, 0.41])}

@@ -495,10 +495,17 @@ def markdown(summary: dict) -> str:
 
 
 def write_tables(summary: dict, out: str) -> None:
+    """``<out>/distill_gain.{json,md}`` and the learning curves ``<out>/learning_curves.png``."""
+    from simdistill.visualization.benchmark import save_learning_curves
     with atomic_path(osp.join(out, 'distill_gain.json')) as tmp, open(tmp, 'w') as f:
         json.dump(summary, f, indent=1)
     with atomic_path(osp.join(out, 'distill_gain.md')) as tmp, open(tmp, 'w') as f:
         f.write(markdown(summary))
+    with atomic_path(osp.join(out, 'learning_curves.png')) as tmp:
+        size = summary.get('test_set') or {}
+        save_learning_curves(tmp, summary['runs'], 'distill_gain: test set of '
+                             f'{size.get("objects", "?")} objects, {size.get("scenes", "?")} '
+                             'scenes')
 
 
 def plan(seeds: List[int], teacher_ckpt: str, lidar_ckpt: Optional[str] = None,
