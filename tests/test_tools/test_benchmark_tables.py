@@ -166,3 +166,26 @@ def test_learning_curves_draw_every_run_and_branch(tmp_path):
         'camera_baseline seed 0': ([2, 4], [0.20, 0.30]),
         'simdistill seed 0': ([2, 4], [0.25, 0.33]),
         'simdistill seed 0 (sim. LiDAR)': ([2, 4], [0.35, 0.41])}
+
+
+def test_a_finished_run_survives_a_code_change_and_the_table_says_so(tmp_path, monkeypatch):
+    """The fingerprint leaves the plugin's code out; a run recorded under the old rule (code in
+    the fingerprint) is recognised by its recorded code and upgraded; another config is not."""
+    options = ['randomness.seed=0', *distill_gain.schedule_options(4)]
+    legacy = distill_gain.run_fingerprint(distill_gain.BASELINE, options, None, code='abc')
+    work = tmp_path / 'out' / 'runs' / 'camera_baseline_seed0'
+    work.mkdir(parents=True)
+    record = dict(run('camera_baseline', 0, 0.1, 0.2), fingerprint=legacy, code='abc')
+    (work / 'metrics.json').write_text(__import__('json').dumps(record))
+    got = distill_gain.train_and_test('camera_baseline', distill_gain.BASELINE, 0, [],
+                                      str(tmp_path / 'out'), 4)
+    assert got['metrics'] == record['metrics']
+    assert got['fingerprint'] == distill_gain.run_fingerprint(distill_gain.BASELINE, options,
+                                                              None) != legacy
+    import pytest
+    with pytest.raises(RuntimeError, match='another config'):
+        distill_gain.train_and_test('camera_baseline', distill_gain.BASELINE, 0,
+                                    ['model.loss_distill_fused=None'], str(tmp_path / 'out'), 4)
+    other = dict(run('simdistill', 0, 0.1, 0.2), code='def')
+    table = distill_gain.markdown(distill_gain.summarise([got, other], 4, [0]))
+    assert 'made by 2 versions of the plugin code' in table

@@ -189,12 +189,14 @@ def data_fingerprint(config: str, cfg_options: List[str]) -> str:
 
 
 def run_fingerprint(config: str, cfg_options: List[str], teacher_ckpt: Optional[str],
-                    with_code: bool = True) -> str:
-    """What a run's result depends on: the resolved config with its options, the plugin's code
-    (unless ``with_code`` is False: the teacher, trained once and reused as weights), the info
-    files and, for a distiller, the teacher's weights (not the path they were read from)."""
+                    code: str = '') -> str:
+    """What identifies a run: the resolved config with its options, the info files and, for a
+    distiller, the teacher's weights (not the path they were read from). The plugin's code is
+    recorded beside it (``code`` of each result, :func:`code_fingerprint`), not in it: a
+    benchmark spans sessions in which the code moves on, and a finished run stays what it was
+    (the table names the code versions its runs were made by). ``code``: a code fingerprint to
+    include, as runs recorded before this rule had it."""
     options = [o for o in cfg_options if not o.startswith(('model.teacher_ckpt=', 'load_from='))]
-    code = code_fingerprint() if with_code else ''
     fingerprint = hashlib.sha1((config_fingerprint(config, options) + code +
                                 data_fingerprint(config, options)).encode()).hexdigest()
     for ckpt in (teacher_ckpt, option_value(cfg_options, 'load_from')):
@@ -295,14 +297,22 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
     result_path = osp.join(work, 'metrics.json')
     cfg_options = [f'randomness.seed={seed}', *schedule_options(epochs), *options]
     teacher_ckpt = option_value(cfg_options, 'model.teacher_ckpt')
-    fingerprint = run_fingerprint(config, cfg_options, teacher_ckpt,
-                                  with_code=name not in TEACHER_RUNS)
+    fingerprint = run_fingerprint(config, cfg_options, teacher_ckpt)
     if osp.isfile(result_path):
         with open(result_path) as f:
             result = json.load(f)
         if result.get('fingerprint') != fingerprint:
-            raise RuntimeError(f'{result_path} was made with another config, options or '
-                               f'teacher; move {work} away or use another --out')
+            recorded_with_code = run_fingerprint(config, cfg_options, teacher_ckpt,
+                                                 code=result.get('code', ''))
+            if result.get('fingerprint') != recorded_with_code:
+                raise RuntimeError(f'{result_path} was made with another config, options or '
+                                   f'teacher; move {work} away or use another --out')
+            result['fingerprint'] = fingerprint  # recorded under the rule that included code
+            with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
+                json.dump(result, f, indent=1)
+        if result.get('code') != code_fingerprint():
+            print(f'[distill_gain] {name} seed {seed}: finished by an earlier version of the '
+                  f'plugin code ({str(result.get("code"))[:12]}), kept', flush=True)
         return result
     for record in reuse or []:
         if (record['name'], record['seed'], record.get('fingerprint')) == (name, seed,
@@ -455,6 +465,10 @@ def markdown(summary: dict) -> str:
         wall = statistics.mean(entry['train_wall_s']) / 60
         lines.append(f'| {name} | {len(entry["seeds"])} | ' + ' | '.join(cells) +
                      f' | {wall:.0f} |')
+    codes = {run.get('code') for run in summary.get('runs', []) if run['name'] not in TEACHER_RUNS}
+    if len(codes) > 1:
+        lines += ['', f'- the camera runs were made by {len(codes)} versions of the plugin code '
+                  '(each run\'s `code` in the JSON; the fingerprint leaves code out)']
     comparison = summary.get('comparison')
     models = summary['models']
     if comparison:
