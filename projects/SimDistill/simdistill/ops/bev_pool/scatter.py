@@ -11,7 +11,6 @@ import torch
 from torch import Tensor
 
 from ..onnx_custom_ops import DOMAIN
-
 from .checks import check_depth_context
 from .plan import BEVPoolPlan, check_plan
 
@@ -35,10 +34,18 @@ def scatter_pool_indices(depth: Tensor, context: Tensor, ranks_depth: Tensor,
     nz, ny, nx = (int(v) for v in bev_shape)
     channels = context.shape[2]
     rows = context.permute(0, 1, 3, 4, 2).reshape(-1, channels)  # (B*N*H*W, C)
-    values = rows[ranks_feat] * depth.reshape(-1)[ranks_depth].unsqueeze(1)  # (P, C)
-    cells = context.new_zeros((depth.shape[0] * nz * ny * nx, channels))
-    out = cells.scatter_add(0, ranks_bev.unsqueeze(1).expand(-1, channels), values)
+    out = pool_rows(depth, rows, ranks_depth, ranks_feat, ranks_bev, nz * ny * nx)
     return out.view(-1, nz, ny, nx, channels).permute(0, 4, 1, 2, 3)
+
+
+def pool_rows(depth: Tensor, rows: Tensor, ranks_depth: Tensor, ranks_feat: Tensor,
+              ranks_bev: Tensor, cells: int) -> Tensor:
+    """``(B * cells, C)``: per global cell the sum of ``depth[ranks_depth] * rows[ranks_feat]``
+    (``rows`` ``(B * N * H * W, C)``: the context channels-last)."""
+    channels = rows.shape[1]
+    values = rows[ranks_feat] * depth.reshape(-1)[ranks_depth].unsqueeze(1)  # (P, C)
+    out = rows.new_zeros((depth.shape[0] * cells, channels))
+    return out.scatter_add(0, ranks_bev.unsqueeze(1).expand(-1, channels), values)
 
 
 def scatter_pool(depth: Tensor, context: Tensor, plan: BEVPoolPlan) -> Tensor:
@@ -59,11 +66,8 @@ class BEVPoolNode(torch.autograd.Function):
     @staticmethod
     def forward(ctx, depth: Tensor, context_rows: Tensor, ranks_depth: Tensor,
                 ranks_feat: Tensor, ranks_bev: Tensor, cells: int) -> Tensor:
-        channels = context_rows.shape[1]
-        values = context_rows[ranks_feat] * depth.reshape(-1)[ranks_depth].unsqueeze(1)
-        out = context_rows.new_zeros((depth.shape[0] * cells, channels))
-        out.index_add_(0, ranks_bev, values)
-        return out.view(depth.shape[0], cells, channels).transpose(1, 2)
+        out = pool_rows(depth, context_rows, ranks_depth, ranks_feat, ranks_bev, cells)
+        return out.view(depth.shape[0], cells, -1).transpose(1, 2)
 
     @staticmethod
     def symbolic(g, depth, context_rows, ranks_depth, ranks_feat, ranks_bev, cells: int):
