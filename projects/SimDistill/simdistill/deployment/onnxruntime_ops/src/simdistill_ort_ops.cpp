@@ -151,6 +151,8 @@ void* bev_pool_create(const OrtCustomOp*, const void*, const OrtKernelInfo* info
   return new BEVPoolKernel{cells};
 }
 
+void bev_pool_destroy(void* kernel) { delete static_cast<BEVPoolKernel*>(kernel); }
+
 // ---------------------------------------------------------------------------------------------
 void msda_compute(void*, OrtKernelContext* ctx) {
   const char* op = "MSDeformAttn";
@@ -207,8 +209,10 @@ void* msda_create(const OrtCustomOp*, const void*, const OrtKernelInfo*) {
   return new int(0);  // no state; onnxruntime wants a kernel object
 }
 
+void msda_destroy(void* kernel) { delete static_cast<int*>(kernel); }
+
 // ---------------------------------------------------------------------------------------------
-// Type queries shared by both ops: inputs listed per op, one float32 output.
+// What differs between the two ops; make_op fills onnxruntime's struct from it.
 template <int kOp>
 struct OpTraits;
 
@@ -218,11 +222,9 @@ struct OpTraits<0> {
   static constexpr ElementType inputs[5] = {ElementType::kFloat, ElementType::kFloat,
                                             ElementType::kInt64, ElementType::kInt64,
                                             ElementType::kInt64};
-  static void* create(const OrtCustomOp* op, const void* api, const OrtKernelInfo* info) {
-    return bev_pool_create(op, api, info);
-  }
-  static void compute(void* kernel, OrtKernelContext* ctx) { bev_pool_compute(kernel, ctx); }
-  static void destroy(void* kernel) { delete static_cast<BEVPoolKernel*>(kernel); }
+  static constexpr auto create = &bev_pool_create;
+  static constexpr auto compute = &bev_pool_compute;
+  static constexpr auto destroy = &bev_pool_destroy;
 };
 
 template <>
@@ -231,11 +233,9 @@ struct OpTraits<1> {
   static constexpr ElementType inputs[5] = {ElementType::kFloat, ElementType::kInt64,
                                             ElementType::kFloat, ElementType::kFloat,
                                             ElementType::kFloat};
-  static void* create(const OrtCustomOp* op, const void* api, const OrtKernelInfo* info) {
-    return msda_create(op, api, info);
-  }
-  static void compute(void* kernel, OrtKernelContext* ctx) { msda_compute(kernel, ctx); }
-  static void destroy(void* kernel) { delete static_cast<int*>(kernel); }
+  static constexpr auto create = &msda_create;
+  static constexpr auto compute = &msda_compute;
+  static constexpr auto destroy = &msda_destroy;
 };
 
 template <int kOp>
@@ -243,15 +243,15 @@ simdistill::ort::CustomOp make_op() {
   using T = OpTraits<kOp>;
   simdistill::ort::CustomOp op{};
   op.version = simdistill::ort::kCustomOpVersion;
-  op.CreateKernel = &T::create;
+  op.CreateKernel = T::create;
   op.GetName = [](const OrtCustomOp*) { return T::name; };
   op.GetExecutionProviderType = [](const OrtCustomOp*) -> const char* { return nullptr; };
   op.GetInputType = [](const OrtCustomOp*, size_t i) { return T::inputs[i]; };
   op.GetInputTypeCount = [](const OrtCustomOp*) -> size_t { return 5; };
   op.GetOutputType = [](const OrtCustomOp*, size_t) { return ElementType::kFloat; };
   op.GetOutputTypeCount = [](const OrtCustomOp*) -> size_t { return 1; };
-  op.KernelCompute = &T::compute;
-  op.KernelDestroy = &T::destroy;
+  op.KernelCompute = T::compute;
+  op.KernelDestroy = T::destroy;
   op.GetInputCharacteristic = [](const OrtCustomOp*, size_t) {
     return simdistill::ort::Characteristic::kRequired;
   };
