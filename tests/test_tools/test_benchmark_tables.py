@@ -39,14 +39,18 @@ def test_the_plan_runs_the_teacher_stages_first_and_every_ablation_once():
     names = [r[0] for r in runs]
     assert names[:2] == ['teacher_lidar', 'teacher']
     assert runs[0][1] == distill_gain.LIDAR_ONLY
-    assert runs[1][3] == ['load_from=lidar.pth']  # fusion starts from the LiDAR-only model
+    recipe = distill_gain.CAMERA_RECIPE
+    assert recipe  # the measured lever: every run with images after the lever runs has it
+    # fusion starts from the LiDAR-only model; the LiDAR-only stage has no image branch
+    assert runs[1][3] == ['load_from=lidar.pth', *recipe] and runs[0][3] == []
     assert names.count('camera_baseline') == names.count('simdistill') == 3
     # paired: seed by seed, the baseline and the student one after the other
     assert [r[2] for r in runs[2:8]] == [0, 0, 1, 1, 2, 2]
     for ablation in distill_gain.ABLATIONS:
         assert names.count(ablation) == 1
     student_only = next(r for r in runs if r[0] == 'student_without_distillation')
-    assert student_only[1] == distill_gain.STUDENT and student_only[3] == []
+    assert student_only[1] == distill_gain.STUDENT and student_only[3] == recipe
+    assert all(set(recipe) <= set(r[3]) for r in runs if r[0] in distill_gain.CAMERA_MODELS)
     no_lidar = next(r for r in runs if r[0] == 'no_distill_lidar')
     assert 'model.teacher_ckpt=teacher.pth' in no_lidar[3]
     assert 'model.loss_distill_lidar=None' in no_lidar[3]
