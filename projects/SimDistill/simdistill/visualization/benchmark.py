@@ -1,6 +1,8 @@
 """The distillation benchmark's picture: learning curves (mAP) and the depth metric per epoch."""
 from typing import Dict, List, Sequence, Tuple
 
+from matplotlib.ticker import MaxNLocator
+
 from .drawing import plt
 
 Series = Dict[str, Tuple[List[int], List[float]]]
@@ -44,6 +46,7 @@ def save_learning_curves(path: str, runs: Sequence[dict], title: str) -> Dict[st
             else:
                 ax.plot(epochs, values, style, marker='o', color=colours[name], label=key)
         ax.set_xlabel('epoch')
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
         if drawn[metric]:
