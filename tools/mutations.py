@@ -138,7 +138,7 @@ MUTATIONS: List[Mutation] = [
              'torch.searchsorted(plan.interval_starts, points, right=False) - 1',
              ('tests/test_ops/test_bev_pool.py', )),
     Mutation(17, "BEV pool: the compiled CPU kernel's unrolled loop drops its 4th point",
-             PKG + 'ops/bev_pool/src/bev_pool.cpp',
+             PKG + 'ops/bev_pool/src/bev_pool_forward.h',
              'a[c] += w0 * r0[c] + w1 * r1[c] + w2 * r2[c] + w3 * r3[c];',
              'a[c] += w0 * r0[c] + w1 * r1[c] + w2 * r2[c];',
              ('tests/test_ops/test_bev_pool.py', )),
