@@ -85,17 +85,15 @@ def test_bev_pool_node_equals_a_float64_scatter(pool_session):
     assert (got == 0).all(axis=1).sum() >= 150  # the empty cells are written as zeros
 
 
-def test_bev_pool_node_hand_worked():
+def test_bev_pool_node_hand_worked(tmp_path):
     """Two points in cell 1, one in cell 3 of a one-sample, 4-cell grid, one channel."""
     with_cells = helper.make_node('BEVPool', [n for n, _ in POOL_INPUTS], ['out'],
                                   domain='simdistill', cells=4)
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        session = session_of(with_cells, POOL_INPUTS, f'{tmp}/hand.onnx')
-        depth = np.array([0.5, 0.25, 1.0], np.float32).reshape(1, 1, 3, 1, 1)
-        rows = np.array([[2.0], [10.0]], np.float32)
-        got = run_pool(session, depth, rows, np.array([0, 1, 2]), np.array([0, 1, 1]),
-                       np.array([1, 1, 3]))
+    session = session_of(with_cells, POOL_INPUTS, tmp_path / 'hand.onnx')
+    depth = np.array([0.5, 0.25, 1.0], np.float32).reshape(1, 1, 3, 1, 1)
+    rows = np.array([[2.0], [10.0]], np.float32)
+    got = run_pool(session, depth, rows, np.array([0, 1, 2]), np.array([0, 1, 1]),
+                   np.array([1, 1, 3]))
     # cell 1: 0.5 * 2 + 0.25 * 10 = 3.5; cell 3: 1.0 * 10 = 10
     np.testing.assert_array_equal(got, np.array([[[0.0, 3.5, 0.0, 10.0]]], np.float32))
 
@@ -162,6 +160,10 @@ def test_msda_node_names_a_wrong_shape(tmp_path):
                  reference=np.zeros((1, 5, 1, 2), np.float32))
     with pytest.raises(Exception, match=r'attention_weights must be \(1, 5, 2, 1, 3\), got '
                                         r'\(1, 5, 2, 1, 4\)'):
+        session.run(None, feeds)
+    feeds['weights'] = np.zeros((1, 5, 2, 1, 3), np.float32)
+    feeds['shapes'] = np.array([[3, 5]])
+    with pytest.raises(Exception, match='value has 12 keys, the spatial shapes sum to 15'):
         session.run(None, feeds)
 
 

@@ -11,10 +11,11 @@ one fixed schedule (``--epochs``), the camera baseline and the SimDistill studen
 ``--ablations``, one run (first seed) per ablation: each distillation term removed, and the
 student trained without distillation. ``--levers`` adds, before the comparison, short
 learning-curve runs of the camera baseline (first seed, ``--lever-epochs``, evaluated at half
-and full schedule) with each camera lever of ``LEVERS`` and without (``lever_reference``). Each run is ``tools/train.py`` (``--resume``) then
-``tools/test.py`` (``NuScenesMetric``, the devkit, its predictions file kept) in its own work
-folder, plus the depth metric of the camera models (``depth_accuracy.py``) and, with
-``--curve-epochs``, the same evaluation of earlier checkpoints (learning curves). A run whose
+and full schedule) with each camera lever of ``LEVERS`` and without (``lever_reference``).
+Each run is ``tools/train.py`` (``--resume``) then ``tools/test.py`` (``NuScenesMetric``, the
+devkit, its predictions file kept) in its own work folder, plus the depth metric of the
+camera models (``depth_accuracy.py``) and, with ``--curve-epochs``, the same evaluation of
+earlier checkpoints (learning curves). A run whose
 ``metrics.json`` exists is skipped and a killed training resumes from its last checkpoint, so
 re-running the command continues where it stopped.
 
@@ -163,9 +164,9 @@ def teacher_weights_sha1(checkpoint: str) -> str:
 CODE_DIR = osp.join(ROOT, 'projects', 'SimDistill', 'simdistill')
 CODE_SUFFIXES = ('.py', '.cpp', '.cu', '.h')
 # Plugin folders that cannot change what a run trains or scores: ONNX export, checkpoint
-# converters, pictures, test helpers. Leaving them out lets a benchmark that spans sessions survive work on
-# them. (The data generator is a package of its own; the data count by their info files,
-# data_fingerprint.)
+# converters, pictures, test helpers. Left out of a run's recorded code, so only work on the
+# code a run executes makes the table report several code versions. (The data generator is a
+# package of its own; the data count by their info files, data_fingerprint.)
 CODE_NOT_IN_RUNS = ('deployment', 'model_conversion', 'visualization', 'testing')
 
 

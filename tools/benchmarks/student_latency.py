@@ -146,9 +146,11 @@ def times_ms(fn: Callable[[], object], repeats: int, device: str = 'cpu',
     return times
 
 
-def measure(size: str, variant: str, repeats: int, device: str = 'cpu') -> dict:
-    """Runs in the child process: build, warm up, time, report peak memory growth (RSS on CPU,
-    ``torch.cuda.max_memory_allocated`` on CUDA)."""
+def build_for_timing(size: str, variant: str, device: str = 'cpu') -> tuple:
+    """``(model, inputs, samples)``: ``variant``'s model at ``size`` (random weights, ``eval``,
+    the GCM's core as the variant says) and what its forward takes: six random images with a
+    nuScenes rig, or for the teacher images and points through its data preprocessor (voxels).
+    Seeds torch and flushes denormals, as every timing here does."""
     import numpy as np
     import torch
     from mmengine.registry import init_default_scope
@@ -161,15 +163,23 @@ def measure(size: str, variant: str, repeats: int, device: str = 'cpu') -> dict:
     model = MODELS.build(model_cfg(size, variant)).to(device).eval()
     set_gcm_core(model, 'pytorch' if variant == 'student_pytorch_gcm' else 'cpu_kernel')
     vt = model.view_transform
-    H, W = vt.image_size
-    if variant == 'teacher':  # images and points through the data preprocessor (voxels)
+    if variant == 'teacher':
         from train_memory import paper_batch
         with torch.no_grad():
             data = model.data_preprocessor(paper_batch(vt, np.random.default_rng(0)), False)
-        inputs, samples = data['inputs'], data['data_samples']
-    else:
-        inputs = {'imgs': torch.randn(1, 6, 3, H, W, device=device)}
-        samples = [Det3DDataSample(metainfo=camera_metas(vt))]
+        return model, data['inputs'], data['data_samples']
+    H, W = vt.image_size
+    inputs = {'imgs': torch.randn(1, 6, 3, H, W, device=device)}
+    return model, inputs, [Det3DDataSample(metainfo=camera_metas(vt))]
+
+
+def measure(size: str, variant: str, repeats: int, device: str = 'cpu') -> dict:
+    """Runs in the child process: build, warm up, time, report peak memory growth (RSS on CPU,
+    ``torch.cuda.max_memory_allocated`` on CUDA)."""
+    import torch
+    model, inputs, samples = build_for_timing(size, variant, device)
+    vt = model.view_transform
+    H, W = vt.image_size
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if device != 'cpu':
         torch.cuda.reset_peak_memory_stats(device)
@@ -195,20 +205,9 @@ def measure_paired(size: str, repeats: int) -> dict:
     tenants, clock) hits both alike, so the ratio of each round is a fair sample; reported: the
     median of the rounds' ratios and each model's median time."""
     import torch
-    from mmengine.registry import init_default_scope
-    import simdistill  # noqa: F401
-    from mmdet3d.registry import MODELS
-    from mmdet3d.structures import Det3DDataSample
-    init_default_scope('mmdet3d')
-    torch.manual_seed(0)
-    torch.set_flush_denormal(True)
     runs = {}
     for variant in ('baseline', 'student'):
-        model = MODELS.build(model_cfg(size, variant)).eval()
-        set_gcm_core(model, 'cpu_kernel')
-        H, W = model.view_transform.image_size
-        inputs = {'imgs': torch.randn(1, 6, 3, H, W)}
-        samples = [Det3DDataSample(metainfo=camera_metas(model.view_transform))]
+        model, inputs, samples = build_for_timing(size, variant)
         runs[variant] = (lambda m=model, i=inputs, s=samples: m._forward(i, s))
     times = {variant: [] for variant in runs}
     with torch.no_grad():

@@ -11,8 +11,8 @@ maps, box decoding and NMS excluded: in PyTorch its own ``eval()`` forward under
 computed once, as a car with a fixed rig would), twice: the stock graph (pool as Gather +
 ScatterElements, deformable attention as GridSample) and the graph with SimDistill's custom
 nodes (``export_onnx(custom_ops=True)``, the library and session options of
-``simdistill.deployment.onnxruntime_ops``). Median of ``--repeats`` runs after one warm-up, all in one process, so the
-ratios are comparable. Prints a table and writes
+``simdistill.deployment.onnxruntime_ops``). Median of ``--repeats`` runs after one warm-up,
+all in one process, so the ratios are comparable. Prints a table and writes
 ``tools/benchmarks/results/student_onnx.json`` (atomically).
 """
 import argparse
@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from student_latency import ROOT, camera_metas, model_cfg  # noqa: E402
+from student_latency import ROOT, build_for_timing  # noqa: E402
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -42,19 +42,11 @@ def median_ms(fn, repeats: int) -> float:
 def measure(size: str, repeats: int) -> dict:
     import onnxruntime as ort
     import torch
-    from mmengine.registry import init_default_scope
-    import simdistill  # noqa: F401
-    from mmdet3d.registry import MODELS
-    from mmdet3d.structures import Det3DDataSample
     from simdistill.deployment import OPSET, export_onnx, plan_inputs
     from simdistill.deployment.onnxruntime_ops import session_options
-    init_default_scope('mmdet3d')
-    torch.manual_seed(0)
-    torch.set_flush_denormal(True)
-    model = MODELS.build(model_cfg(size, 'student')).eval()
+    model, inputs, samples = build_for_timing(size, 'student')
+    imgs = inputs['imgs']
     H, W = model.view_transform.image_size
-    imgs = torch.randn(1, 6, 3, H, W)
-    samples = [Det3DDataSample(metainfo=camera_metas(model.view_transform))]
     cameras = model.images_and_cameras({'imgs': imgs}, [s.metainfo for s in samples])[1]
     sessions, export_s, size_mib = {}, {}, {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -69,7 +61,7 @@ def measure(size: str, repeats: int) -> dict:
     feeds = {'imgs': imgs.numpy(),
              **{k: v.numpy() for k, v in plan_inputs(model, cameras).items()}}
     with torch.no_grad():
-        torch_ms = median_ms(lambda: model._forward({'imgs': imgs}, samples), repeats)
+        torch_ms = median_ms(lambda: model._forward(inputs, samples), repeats)
     ort_ms = {graph: median_ms(lambda: session.run(None, feeds), repeats)
               for graph, session in sessions.items()}
     return dict(size=size, image_size=[H, W], bev_shape=list(model.view_transform.bev_shape),

@@ -25,7 +25,7 @@ from torch import Tensor, nn
 from ..models.detectors import BEVFusionDetector
 from ..models.detectors.finite_boxes import drop_non_finite_boxes
 from ..ops.bev_pool import scatter_pool_indices
-from ..ops.bev_pool.scatter import BEVPoolNode
+from ..ops.bev_pool.scatter import BEVPoolNode, context_rows
 from ..ops.onnx_custom_ops import exporting_custom_ops
 
 PLAN_INPUTS = ('ranks_depth', 'ranks_feat', 'ranks_bev')
@@ -120,9 +120,8 @@ class DeployableCameraDetector(nn.Module):
 
         def pool(depth: Tensor, context: Tensor) -> Tensor:
             if self.custom_ops and exporting_custom_ops():
-                rows = context.permute(0, 1, 3, 4, 2).reshape(-1, context.shape[2])
-                cells = BEVPoolNode.apply(depth, rows, ranks_depth, ranks_feat, ranks_bev,
-                                          math.prod(self.bev_shape))
+                cells = BEVPoolNode.apply(depth, context_rows(context), ranks_depth, ranks_feat,
+                                          ranks_bev, math.prod(self.bev_shape))
                 return cells.reshape(depth.shape[0], -1, *self.bev_shape)
             return scatter_pool_indices(depth, context, ranks_depth, ranks_feat, ranks_bev,
                                         self.bev_shape)

@@ -32,10 +32,15 @@ def scatter_pool_indices(depth: Tensor, context: Tensor, ranks_depth: Tensor,
         ``(B, C, Z, Y, X)`` BEV feature, as :func:`~.api.bev_pool`.
     """
     nz, ny, nx = (int(v) for v in bev_shape)
-    channels = context.shape[2]
-    rows = context.permute(0, 1, 3, 4, 2).reshape(-1, channels)  # (B*N*H*W, C)
-    out = pool_rows(depth, rows, ranks_depth, ranks_feat, ranks_bev, nz * ny * nx)
-    return out.view(-1, nz, ny, nx, channels).permute(0, 4, 1, 2, 3)
+    out = pool_rows(depth, context_rows(context), ranks_depth, ranks_feat, ranks_bev,
+                    nz * ny * nx)
+    return out.view(-1, nz, ny, nx, context.shape[2]).permute(0, 4, 1, 2, 3)
+
+
+def context_rows(context: Tensor) -> Tensor:
+    """``(B, N, C, H, W)`` context -> ``(B * N * H * W, C)`` rows, the order ``ranks_feat``
+    indexes."""
+    return context.permute(0, 1, 3, 4, 2).reshape(-1, context.shape[2])
 
 
 def pool_rows(depth: Tensor, rows: Tensor, ranks_depth: Tensor, ranks_feat: Tensor,

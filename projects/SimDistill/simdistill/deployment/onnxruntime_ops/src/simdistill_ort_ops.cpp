@@ -183,18 +183,9 @@ void msda_compute(void*, OrtKernelContext* ctx) {
     fail(op, "spatial_shapes must be " + shape_string(want_shapes) + ", got " +
                  shape_string(shapes.shape));
   }
-  std::vector<da::Level> levels(s.L);
-  int64_t start = 0;
-  for (int64_t l = 0; l < s.L; ++l) {
-    const int64_t H = shapes.int64s()[2 * l], W = shapes.int64s()[2 * l + 1];
-    if (H < 0 || W < 0) fail(op, "level " + std::to_string(l) + " has a negative size");
-    levels[l] = da::Level{H, W, start};
-    start += H * W;
-  }
-  if (start != s.K) {
-    fail(op, "value has " + std::to_string(s.K) + " keys, the spatial shapes sum to " +
-                 std::to_string(start));
-  }
+  std::vector<da::Level> levels;
+  const std::string error = da::levels_from_shapes(shapes.int64s(), s.L, s.K, levels);
+  if (!error.empty()) fail(op, error);
   const int64_t out_shape[3] = {s.B, s.Q, s.M * s.D};
   float* out = static_cast<float*>(g_api->data(g_api->output(ctx, 0, out_shape, 3)));
   const da::Samples<float> samples{offsets.floats(), weights.floats(), reference.floats(), s.L};

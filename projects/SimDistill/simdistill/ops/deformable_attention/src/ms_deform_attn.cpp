@@ -47,17 +47,10 @@ std::vector<Level> read_levels(const at::Tensor& spatial_shapes, int64_t num_key
               "value_spatial_shapes must be a CPU (levels, 2) tensor, got shape ",
               spatial_shapes.sizes(), " on ", spatial_shapes.device());
   const at::Tensor shapes = spatial_shapes.to(at::kLong).contiguous();
-  const int64_t* s = shapes.data_ptr<int64_t>();
-  std::vector<Level> levels(shapes.size(0));
-  int64_t start = 0;
-  for (size_t l = 0; l < levels.size(); ++l) {
-    TORCH_CHECK(s[2 * l] >= 0 && s[2 * l + 1] >= 0, "level ", l, " has a negative size (",
-                s[2 * l], ", ", s[2 * l + 1], ")");
-    levels[l] = Level{s[2 * l], s[2 * l + 1], start};
-    start += s[2 * l] * s[2 * l + 1];
-  }
-  TORCH_CHECK(start == num_keys, "value has ", num_keys, " keys, the spatial shapes sum to ",
-              start);
+  std::vector<Level> levels;
+  const std::string error =
+      levels_from_shapes(shapes.data_ptr<int64_t>(), shapes.size(0), num_keys, levels);
+  TORCH_CHECK(error.empty(), error);
   return levels;
 }
 

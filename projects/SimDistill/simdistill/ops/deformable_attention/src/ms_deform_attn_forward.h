@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -19,6 +20,27 @@ struct Sizes {
 struct Level {
   int64_t H, W, start;
 };
+
+// The levels of `num_levels` (H, W) pairs (row-major int64), their keys in turn. Returns why
+// they cannot describe `num_keys` keys, or an empty string.
+inline std::string levels_from_shapes(const int64_t* hw, int64_t num_levels, int64_t num_keys,
+                                      std::vector<Level>& levels) {
+  levels.resize(num_levels);
+  int64_t start = 0;
+  for (int64_t l = 0; l < num_levels; ++l) {
+    if (hw[2 * l] < 0 || hw[2 * l + 1] < 0) {
+      return "level " + std::to_string(l) + " has a negative size (" + std::to_string(hw[2 * l]) +
+             ", " + std::to_string(hw[2 * l + 1]) + ")";
+    }
+    levels[l] = Level{hw[2 * l], hw[2 * l + 1], start};
+    start += hw[2 * l] * hw[2 * l + 1];
+  }
+  if (start != num_keys) {
+    return "value has " + std::to_string(num_keys) + " keys, the spatial shapes sum to " +
+           std::to_string(start);
+  }
+  return "";
+}
 
 // The four taps of one bilinear sample. Taps outside the map get weight 0 and read `zero_row`
 // (D zeros), so the arithmetic below runs without branches and never reads out of range.
