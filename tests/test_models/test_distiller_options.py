@@ -140,3 +140,37 @@ def test_hook_marks_every_nth_iteration():
     assert marked == [False, False, True, False, False, True, False]
     with pytest.raises(ValueError, match='interval'):
         GradientDiagnosticsHook(interval=0)
+
+
+def test_hook_logs_raw_values_with_the_steps_norm_and_clip(tmp_path):
+    """The log's lines: only marked iterations, each with the optimiser's total norm of that
+    step and the clip; a resumed run's repeated iteration replaces the first in the summary."""
+    from mmengine.logging import MessageHub
+    from simdistill.engine.gradient_diagnostics import summarise_gradient_log
+    hub = MessageHub.get_instance('gradient-diagnostics-test')
+    model = SimpleNamespace(record_gradient_norms=False)
+    hook = GradientDiagnosticsHook(interval=2)
+    runner = SimpleNamespace(model=model, iter=0, epoch=0, work_dir=str(tmp_path),
+                             message_hub=hub,
+                             optim_wrapper=SimpleNamespace(clip_grad_kwargs=dict(max_norm=35)))
+    steps = [(0, 50.0, 1.0), (1, 70.0, 2.0), (2, 10.0, 3.0), (3, 20.0, 4.0), (3, 140.0, 8.0)]
+    for it, total, norm in steps:  # iteration 3 twice: resumed from before it
+        runner.iter = it
+        hook.before_train_iter(runner, it)
+        hub.update_scalar('train/grad_norm', total)
+        outputs = {'loss': torch.tensor(1.0)}
+        if model.record_gradient_norms:  # the model adds its norms when marked
+            outputs['gradnorm.fused_bev.detection'] = torch.tensor(norm)
+        hook.after_train_iter(runner, it, outputs=outputs)
+    lines = (tmp_path / 'gradient_diagnostics.jsonl').read_text().splitlines()
+    assert len(lines) == 3  # iterations 1, 3, 3
+    summary = summarise_gradient_log(str(tmp_path / 'gradient_diagnostics.jsonl'))
+    # kept: iteration 1 (70, 2.0) and the repeat of 3 (140, 8.0)
+    assert summary['steps'] == 2
+    assert summary['grad_norm'] == pytest.approx(105.0)
+    assert summary['clipped_share'] == 1.0
+    assert summary['clip_factor'] == pytest.approx((35 / 70 + 35 / 140) / 2)
+    assert summary['gradnorm.fused_bev.detection'] == pytest.approx(5.0)
+    (tmp_path / 'bad.jsonl').write_text('{"iter": 1}\nnot json\n')
+    with pytest.raises(ValueError, match='bad.jsonl:2'):
+        summarise_gradient_log(str(tmp_path / 'bad.jsonl'))

@@ -193,3 +193,34 @@ def test_a_finished_run_survives_a_code_change_and_the_table_says_so(tmp_path, m
     other = dict(run('simdistill', 0, 0.1, 0.2), code='def')
     table = distill_gain.markdown(distill_gain.summarise([got, other], 4, [0]))
     assert 'made by 2 versions of the plugin code' in table
+
+
+def test_diagnostic_hooks_are_added_to_the_config_not_in_place_of_its_hooks(tmp_path):
+    """The derived config holds the base config's hooks and the added one, nothing else
+    changes, it is another run (its fingerprint), and writing it again changes nothing."""
+    hooks = distill_gain.DIAGNOSTIC_HOOKS
+    path = distill_gain.config_with_hooks(distill_gain.BASELINE, hooks, str(tmp_path))
+    assert osp.dirname(path) == str(tmp_path / 'config')  # not where the runner dumps its own
+    base = distill_gain.resolved_config(distill_gain.BASELINE, []).to_dict()
+    derived = distill_gain.resolved_config(path, []).to_dict()
+    assert derived.pop('custom_hooks') == base.pop('custom_hooks') + [dict(h) for h in hooks]
+    assert derived == base
+    assert (distill_gain.config_fingerprint(path, []) !=
+            distill_gain.config_fingerprint(distill_gain.BASELINE, []))
+    stamp = osp.getmtime(path)
+    assert distill_gain.config_with_hooks(distill_gain.BASELINE, hooks, str(tmp_path)) == path
+    assert osp.getmtime(path) == stamp
+
+
+def test_gradient_table_reads_the_runs_diagnostics():
+    baseline = dict(name='camera_baseline', seed=0, gradients={
+        'steps': 40, 'grad_norm': 12.0, 'clipped_share': 0.0, 'clip_factor': 1.0,
+        'gradnorm.camera_bev.detection': 0.5})
+    student = dict(name='simdistill', seed=0, gradients={
+        'steps': 40, 'grad_norm': 70.0, 'clipped_share': 0.9, 'clip_factor': 0.5,
+        'gradnorm.sim_lidar_bev.detection': 0.25, 'gradnorm.sim_lidar_bev.total': 4.0})
+    lines = distill_gain.gradient_lines([baseline, student, dict(name='teacher', seed=0)])
+    assert '| camera_baseline | 0 | 40 | 12 | 0 | 1 | 0.5 / 0.5 |  |  |' in lines
+    assert '| simdistill | 0 | 40 | 70 | 0.9 | 0.5 |  | 0.25 / 4 |  |' in lines
+    assert not any('| teacher |' in line for line in lines)
+    assert distill_gain.gradient_lines([dict(name='teacher', seed=0)]) == []

@@ -90,6 +90,9 @@ LEVERS = {
 # 0.0006 / 0.051 / 0.003 / 7.3 % at the full rate); starting the depth net from the pre-training's
 # depth head sharpened depth (17.5 %) but slowed detection (0.0000 / 0.013), so it is not used.
 CAMERA_RECIPE = list(LEVERS['lever_backbone_lr_0.1'])
+# Hooks added to the comparison's and the ablations' training: per-term gradient norms at the
+# BEV maps and the total norm against the clip, every 50 iterations (about 2 % more time).
+DIAGNOSTIC_HOOKS = (dict(type='GradientDiagnosticsHook', interval=50), )
 
 
 def schedule_options(epochs: int) -> List[str]:
@@ -136,6 +139,21 @@ def config_fingerprint(config: str, cfg_options: List[str]) -> str:
             node = node.get(parent, {})
         node.pop(leaf, None)
     return hashlib.sha1(Config(cfg).pretty_text.encode()).hexdigest()
+
+
+def config_with_hooks(config: str, hooks: Sequence[dict], folder: str) -> str:
+    """``<folder>/config/<name of config>``: ``config`` with ``hooks`` appended to its
+    ``custom_hooks`` (a list of dicts, which ``--cfg-options`` cannot extend). Its own folder,
+    as the runner writes its resolved config into the work folder under the same name."""
+    base = resolved_config(config, []).to_dict().get('custom_hooks', [])
+    text = (f'_base_ = [{osp.join(ROOT, config)!r}]\n'
+            f'custom_hooks = {[*base, *hooks]!r}\n')
+    path = osp.join(folder, 'config', osp.basename(config))
+    if not osp.isfile(path) or open(path).read() != text:
+        os.makedirs(osp.dirname(path), exist_ok=True)
+        with atomic_path(path) as tmp, open(tmp, 'w') as f:
+            f.write(text)
+    return path
 
 
 def run_logged(args: List[str], log: str) -> None:
@@ -290,7 +308,8 @@ def evaluate(config: str, ckpt: str, test_dir: str, cfg_options: List[str], log:
 def train_and_test(name: str, config: str, seed: int, options: List[str], out: str,
                    epochs: int, reuse: Optional[List[dict]] = None,
                    test_cfg_options: Optional[List[str]] = None,
-                   curve_epochs: Sequence[int] = (), depth: bool = False) -> Dict[str, object]:
+                   curve_epochs: Sequence[int] = (), depth: bool = False,
+                   hooks: Sequence[dict] = ()) -> Dict[str, object]:
     """One run: train (resuming), evaluate (and its learning curve), write ``metrics.json``.
 
     Skipped when its ``metrics.json`` exists, or when ``reuse`` (records of an earlier run of
@@ -302,8 +321,12 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
         test_cfg_options: extra ``--cfg-options`` of the evaluations only.
         curve_epochs: earlier epochs whose checkpoints are evaluated too (learning curve).
         depth: also measure the depth metric (camera models).
+        hooks: added to the training's ``custom_hooks`` (:func:`config_with_hooks`); a
+            ``GradientDiagnosticsHook``'s log is summarised into the result's ``gradients``.
     """
     work = osp.join(out, 'runs', f'{name}_seed{seed}')
+    if hooks:
+        config = config_with_hooks(config, hooks, work)
     result_path = osp.join(work, 'metrics.json')
     cfg_options = [f'randomness.seed={seed}', *schedule_options(epochs), *options]
     teacher_ckpt = option_value(cfg_options, 'model.teacher_ckpt')
@@ -352,6 +375,10 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
                   fingerprint=fingerprint, code=code_fingerprint(),
                   train_wall_s=round(train_s, 1), metrics=curve[-1], curve=curve)
     result['metrics'] = {k: v for k, v in result['metrics'].items() if k != 'epoch'}
+    gradient_log = osp.join(work, 'gradient_diagnostics.jsonl')
+    if osp.isfile(gradient_log):
+        from simdistill.engine.gradient_diagnostics import summarise_gradient_log
+        result['gradients'] = summarise_gradient_log(gradient_log)
     with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
         json.dump(result, f, indent=1)
     prune_checkpoints(work, set(curve_epochs) | {epochs})
@@ -459,6 +486,32 @@ def with_interval(entry: dict, metric: str) -> str:
     return text
 
 
+def gradient_lines(runs: List[dict]) -> List[str]:
+    """The gradient diagnostics of the runs that have them (:data:`DIAGNOSTIC_HOOKS`): medians
+    over the diagnosed steps of the total norm before clipping, the share of steps clipped, the
+    factor the clip scaled a step by, and per BEV map the detection term's gradient norm beside
+    all terms' (a distiller's; the detection term alone is all a baseline has)."""
+    rows = [r for r in runs if r.get('gradients')]
+    if not rows:
+        return []
+    lines = ['', 'Gradient diagnostics (median over the diagnosed steps; norms at a BEV map: '
+             'detection term / all terms):', '',
+             '| model | seed | steps | total norm | clipped | clip factor | camera BEV | '
+             'simulated-LiDAR BEV | fused BEV |', '|---|---|---|---|---|---|---|---|---|']
+    for run in rows:
+        g = run['gradients']
+        cells = []
+        for bev in ('camera_bev', 'sim_lidar_bev', 'fused_bev'):
+            det = g.get(f'gradnorm.{bev}.detection')
+            total = g.get(f'gradnorm.{bev}.total', det)
+            cells.append('' if det is None else f'{det:.3g} / {total:.3g}')
+        stats = [f'{g[k]:.3g}' if k in g else '' for k in ('grad_norm', 'clipped_share',
+                                                             'clip_factor')]
+        lines.append(f'| {run["name"]} | {run["seed"]} | {g["steps"]} | ' + ' | '.join(
+            stats + cells) + ' |')
+    return lines
+
+
 def markdown(summary: dict) -> str:
     size = summary.get('test_set')
     data = (f'{size["scenes"]} test scenes, {size["samples"]} samples, {size["objects"]} '
@@ -475,6 +528,7 @@ def markdown(summary: dict) -> str:
         wall = statistics.mean(entry['train_wall_s']) / 60
         lines.append(f'| {name} | {len(entry["seeds"])} | ' + ' | '.join(cells) +
                      f' | {wall:.0f} |')
+    lines += gradient_lines(summary.get('runs', []))
     codes = {run.get('code') for run in summary.get('runs', []) if run['name'] not in TEACHER_RUNS}
     if len(codes) > 1:
         lines += ['', f'- the camera runs were made by {len(codes)} versions of the plugin code '
@@ -610,9 +664,10 @@ def main(argv: Optional[List[str]] = None) -> None:
         if name in LEVERS:
             epochs, curve = args.lever_epochs, (args.lever_epochs // 2, )
         camera = name not in TEACHER_RUNS
+        hooks = DIAGNOSTIC_HOOKS if name in CAMERA_MODELS or name in ABLATIONS else ()
         runs.append(train_and_test(name, config, seed, data + options + args.cfg_options, out,
                                    epochs, reuse, test_options(config, args.score_threshold),
-                                   curve, depth=camera))
+                                   curve, depth=camera, hooks=hooks))
         summary = summarise(runs, args.epochs, args.seeds)
         summary.update(data=dict(root=data_root, version=version),
                        teacher_epochs=args.teacher_epochs, score_threshold=args.score_threshold,

@@ -7,7 +7,15 @@ the BEV maps the terms act on — not off the loss values, whose scales differ. 
 them (``torch.autograd.grad`` per term, the graph retained) only on iterations the hook marks,
 and returns them beside its losses under keys without ``loss`` (so mmengine logs them and does
 not add them to the loss). The total norm against the clip is mmengine's own ``grad_norm`` log.
+
+mmengine's log smooths every value over its window (the last 10 values of a key, i.e. 10
+diagnostics apart), so the hook also appends each marked iteration's raw values, with that
+step's total norm and the clip, to ``<work_dir>/gradient_diagnostics.jsonl``;
+:func:`summarise_gradient_log` reads it back.
 """
+import json
+import os.path as osp
+import statistics
 from typing import Dict, Mapping, Optional
 
 import torch
@@ -16,9 +24,11 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from torch import Tensor
 
-__all__ = ['bev_gradient_norms', 'GradientDiagnosticsHook', 'GradientDiagnosticsMixin']
+__all__ = ['bev_gradient_norms', 'GradientDiagnosticsHook', 'GradientDiagnosticsMixin',
+           'summarise_gradient_log']
 
 PREFIX = 'gradnorm'
+LOG_NAME = 'gradient_diagnostics.jsonl'
 
 
 def bev_gradient_norms(terms: Mapping[str, Tensor],
@@ -71,6 +81,11 @@ class GradientDiagnosticsMixin:
 class GradientDiagnosticsHook(Hook):
     """Marks every ``interval``-th training iteration for :class:`GradientDiagnosticsMixin`.
 
+    After a marked iteration it appends one line to ``<work_dir>/gradient_diagnostics.jsonl``:
+    ``{"iter", "epoch", "grad_norm" (the total norm before clipping, mmengine's), "max_norm"
+    (the clip, or null), "gradnorm.<map>.<term>": ...}``. A resumed run writes the iterations
+    after its checkpoint again; :func:`summarise_gradient_log` keeps the last line of each.
+
     Args:
         interval: iterations between two diagnostics (each costs one extra backward pass per
             term on that iteration).
@@ -89,4 +104,48 @@ class GradientDiagnosticsHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        model.record_gradient_norms = False
+        marked, model.record_gradient_norms = model.record_gradient_norms, False
+        norms = {k: float(v) for k, v in (outputs or {}).items() if k.startswith(PREFIX)}
+        if not (marked and norms):
+            return
+        scalars = runner.message_hub.log_scalars  # the optimiser wrapper's norm of this step
+        total = scalars.get('train/grad_norm')
+        clip = getattr(runner.optim_wrapper, 'clip_grad_kwargs', None) or {}
+        record = dict(iter=runner.iter, epoch=runner.epoch,
+                      grad_norm=float(total.current()) if total is not None else None,
+                      max_norm=clip.get('max_norm'), **norms)
+        with open(osp.join(runner.work_dir, LOG_NAME), 'a') as f:
+            f.write(json.dumps(record) + '\n')
+
+
+def summarise_gradient_log(path: str) -> Dict[str, object]:
+    """Medians of a :class:`GradientDiagnosticsHook` log over the run.
+
+    Returns:
+        ``steps`` (diagnosed iterations), ``grad_norm`` (median total norm before clipping),
+        ``clipped_share`` (share of those steps above the clip), ``clip_factor`` (median
+        ``min(1, max_norm / grad_norm)``: how much the clip shrank the whole step, every
+        term's gradient alike) and each ``gradnorm.<map>.<term>`` median.
+    """
+    records = {}
+    with open(path) as f:
+        for number, line in enumerate(f, 1):
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as error:
+                raise ValueError(f'{path}:{number}: not a JSON line ({error})') from None
+            records[record['iter']] = record  # a resumed run's repeat replaces the first
+    rows = [records[i] for i in sorted(records)]
+    norms = [r['grad_norm'] for r in rows if r.get('grad_norm') is not None]
+    clips = [(r['grad_norm'], r['max_norm']) for r in rows
+             if r.get('grad_norm') is not None and r.get('max_norm')]
+    out: Dict[str, object] = dict(steps=len(rows))
+    if norms:
+        out['grad_norm'] = statistics.median(norms)
+    if clips:
+        out['clipped_share'] = sum(g > m for g, m in clips) / len(clips)
+        out['clip_factor'] = statistics.median(min(1.0, m / g) if g > 0 else 1.0
+                                               for g, m in clips)
+    keys = sorted({k for r in rows for k in r if k.startswith(PREFIX)})
+    out.update({k: statistics.median(r[k] for r in rows if k in r) for k in keys})
+    return out
