@@ -206,6 +206,10 @@ MUTATIONS: List[Mutation] = [
              '            pass\n',
              ('tests/test_checkpoint/test_safe_loading.py::test_the_metric_refuses_an_info_file_'
               'that_would_run_code', )),
+    Mutation(30, 'staged training: a bare --resume drops load_from (mmdet3d\'s behaviour)',
+             PKG + 'entrypoints/resume.py',
+             "    if args.resume != 'auto' or not cfg.get('load_from'):\n",
+             '    if True:\n', ('tests/test_engine/test_resume_load_from.py', )),
 ]
 
 

@@ -22,7 +22,7 @@ import torch
 from PIL import Image
 
 from simdistill.evaluation.metric_logs import read_nuscenes_metrics
-from simdistill.testing import CPU_TEACHER, ROOT, data_options, run
+from simdistill.testing import CPU_TEACHER, ROOT, data_options, run, save_untrained_checkpoint
 
 pytestmark = pytest.mark.slow
 TEACHER = CPU_TEACHER
@@ -71,19 +71,6 @@ def test_trained_lidar_model_detects_its_training_samples(fitted_lidar_model):
     assert fitted['NDS'] >= NDS_FLOOR, fitted
     per_class = {k: v for k, v in fitted.items() if k.endswith('_AP_dist_2.0')}
     assert len(per_class) == 10 and min(per_class.values()) > 0.2, per_class
-
-
-def save_untrained_checkpoint(config: str, path: str, seed: int = 0) -> None:
-    """The weights ``config``'s model starts training from (built and ``init_weights`` with
-    torch seeded by ``seed``), saved as a runner checkpoint's ``state_dict``."""
-    from mmdet3d.registry import MODELS
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    init_default_scope('mmdet3d')
-    torch.manual_seed(seed)
-    model = MODELS.build(Config.fromfile(config).model)
-    model.init_weights()
-    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
 
 
 def test_tools_test_scores_the_saved_checkpoint_above_a_floor_untrained_weights_miss(

@@ -17,6 +17,7 @@ from mmengine.config import Config
 from ..datasets.nuscenes_dataset import check_data_root
 from ..errors import MissingFileError
 from ..utils.mmdet3d_scripts import mmdet3d_tool
+from .resume import resume_or_start_from_load_from
 
 # What each mmdet3d tool reads: its dataloaders and evaluators, and checkpoints named in the
 # config (dotted keys; an unset or URL value is not checked).
@@ -93,12 +94,18 @@ def tool_args(tool: str, argv: List[str]) -> argparse.Namespace:
         sys.argv = saved
 
 
-def check_tool_inputs(tool: str, argv: List[str]) -> None:
+def check_tool_inputs(tool: str, argv: List[str]) -> List[str]:
     """Parses a tool's ``argv`` as the tool will and checks the inputs it reads
     (:data:`TOOL_INPUTS`, :data:`CHECKPOINT_KEYS`, test.py's CHECKPOINT); tools not listed in
-    :data:`TOOL_INPUTS` are not checked."""
+    :data:`TOOL_INPUTS` are not checked.
+
+    Returns:
+        the ``argv`` to run the tool with: for ``train.py``, a bare ``--resume`` is left out
+        while there is nothing to resume and ``load_from`` is set
+        (:func:`~simdistill.entrypoints.resume.resume_or_start_from_load_from`).
+    """
     if tool not in TOOL_INPUTS:
-        return
+        return argv
     args = tool_args(tool, argv)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
@@ -112,3 +119,5 @@ def check_tool_inputs(tool: str, argv: List[str]) -> None:
         check_checkpoint(value, key)
     if tool == 'test.py':
         check_checkpoint(args.checkpoint, 'CHECKPOINT')
+        return argv
+    return resume_or_start_from_load_from(argv, args, cfg)

@@ -18,13 +18,15 @@ def run_tool(name: str, argv: Optional[List[str]] = None) -> None:
     """Runs a shipped script in this process as ``__main__`` with ``argv`` (default: ours).
 
     The data roots and info files the config names are checked first (before the script's
-    runner writes its work dir); see :mod:`simdistill.entrypoints.inputs`.
+    runner writes its work dir); see :mod:`simdistill.entrypoints.inputs`. ``train.py
+    --resume`` with a ``load_from`` starts from ``load_from`` while there is nothing to resume
+    (:mod:`simdistill.entrypoints.resume`).
     """
     import simdistill  # noqa: F401
     apply_all()  # this process is the tool's: its checkpoints, spconv and DDP get the shims
     script = mmdet3d_tool(name)
     argv = list(sys.argv[1:] if argv is None else argv)
     if '-h' not in argv and '--help' not in argv:
-        check_tool_inputs(name, argv)
+        argv = check_tool_inputs(name, argv)
     sys.argv = [script] + argv
     runpy.run_path(script, run_name='__main__')

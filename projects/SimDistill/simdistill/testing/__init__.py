@@ -9,7 +9,8 @@ do: :data:`ROOT` is the repository root found from this package's location, and 
 and tools they name are read from there.
 
 * :mod:`.paths`: the repository root and the CPU configs.
-* :mod:`.e2e`: running the tools on the synthetic data (the command runner, ``--cfg-options``).
+* :mod:`.e2e`: running the tools on the synthetic data (the command runner, ``--cfg-options``,
+  a model's untrained weights as a checkpoint).
 * :mod:`.configs`: model configs at test size.
 * :mod:`.batches`: random camera rigs, augmentations and model batches.
 * :mod:`.distiller`: a trained-looking CPU teacher and the distiller built on it.
@@ -21,7 +22,7 @@ from .batches import camera_rig, random_batch, random_img_aug, random_lidar_aug,
 from .configs import drop_image_pretrain, shrink_paper_config
 from .distiller import (HALF, build_distiller, distiller_cfg, teacher_batch,
                         trained_looking_teacher)
-from .e2e import data_options, pretrain_options, run
+from .e2e import data_options, pretrain_options, run, save_untrained_checkpoint
 from .inputs import (CAMERAS, COMMON, LOAD_DIM, build_dataset, camera_results, info_sample,
                      load_images, load_points, load_sweep, nuscenes_metainfo)
 from .paths import (BASELINE, CPU_DISTILLER, CPU_STUDENT, CPU_TEACHER, DISTILLER, LIDAR_ONLY,

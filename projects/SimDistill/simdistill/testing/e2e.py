@@ -2,6 +2,8 @@
 ``--cfg-options`` that point a config at a test's data and pre-trained image backbone."""
 import subprocess
 
+import torch
+
 from .paths import ROOT
 
 
@@ -32,3 +34,16 @@ def pretrain_options(checkpoint, prefix='model'):
     ``checkpoint`` (``prefix``: where the camera model sits, e.g. ``model.student``)."""
     return [f'{prefix}.{part}.init_cfg.checkpoint={checkpoint}'
             for part in ('img_backbone', 'img_neck')]
+
+
+def save_untrained_checkpoint(config: str, path: str, seed: int = 0) -> None:
+    """The weights ``config``'s model starts training from (built and ``init_weights`` with
+    torch seeded by ``seed``), saved as a runner checkpoint's ``state_dict``."""
+    from mmdet3d.registry import MODELS
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet3d')
+    torch.manual_seed(seed)
+    model = MODELS.build(Config.fromfile(config).model)
+    model.init_weights()
+    torch.save({'state_dict': model.state_dict(), 'meta': {}}, path)
