@@ -68,6 +68,13 @@ ABLATIONS = {
     'no_distill_fused': (DISTILLER, ['model.loss_distill_fused=None']),
     'no_distill_prediction': (DISTILLER, ['model.loss_distill_heatmap=None',
                                           'model.loss_distill_reg=None']),
+    # the distiller's options beyond the release (issue 19 section 4): the feature terms are
+    # 1/450-1/25000 of the detection gradient at the BEV maps (docs/results.md), so the
+    # normalisations that make them act are measured beside the paper's
+    'lidar_term_over_mask': (DISTILLER, ['model.masked_average=mask_sum']),
+    'heatmap_kd_over_positives': (DISTILLER, ['model.heatmap_average=teacher_positive']),
+    'decoder_head_from_teacher': (DISTILLER, [
+        "model.init_student_from_teacher=('pts_backbone','pts_neck','bbox_head')"]),
 }
 # camera lever name -> extra --cfg-options of the camera baseline ('{pretrained}': the image
 # pre-training file), each a short learning-curve run (--levers) that says whether the lever
