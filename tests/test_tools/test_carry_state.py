@@ -40,6 +40,8 @@ def fake_benchmark(out):
     runner_checkpoint(osp.join(baseline, 'epoch_1.pth'), 1)
     with open(osp.join(baseline, 'last_checkpoint'), 'w') as f:
         f.write(osp.join(baseline, 'epoch_1.pth'))
+    with open(osp.join(baseline, 'gradient_diagnostics.jsonl'), 'w') as f:
+        f.write('{"iter": 49, "grad_norm": 120.0}\n')
     os.makedirs(osp.join(out, 'pretrain'))
     torch.save({'state_dict': {'w': torch.ones(2)}}, osp.join(out, 'pretrain',
                                                              'image_backbone.pth'))
@@ -53,7 +55,8 @@ def test_saved_state_restores_under_another_folder(tmp_path):
         'runs/teacher_lidar_seed0/metrics.json',
         'runs/teacher_lidar_seed0/test_epoch2/results/pred_instances_3d/results_nusc.json.gz',
         'runs/teacher_lidar_seed0/epoch_2.pth', 'runs/camera_baseline_seed0/epoch_1.pth',
-        'runs/camera_baseline_seed0/last_checkpoint', 'pretrain/image_backbone.pth'])
+        'runs/camera_baseline_seed0/last_checkpoint',
+        'runs/camera_baseline_seed0/gradient_diagnostics.jsonl', 'pretrain/image_backbone.pth'])
     # the finished teacher keeps its weights only; the unfinished run its whole checkpoint
     assert set(torch.load(osp.join(state, 'runs/teacher_lidar_seed0/epoch_2.pth'))) == {
         'state_dict', 'meta'}
@@ -70,6 +73,7 @@ def test_saved_state_restores_under_another_folder(tmp_path):
     assert record['fingerprint'] == 'abc' and record['metrics'] == {'mAP': 0.4}
     for rel in ('runs/teacher_lidar_seed0/test_epoch2/results/pred_instances_3d/'
                 'results_nusc.json', 'runs/camera_baseline_seed0/epoch_1.pth',
+                'runs/camera_baseline_seed0/gradient_diagnostics.jsonl',
                 'pretrain/image_backbone.pth'):
         with open(osp.join(out, rel), 'rb') as a, open(osp.join(other, rel), 'rb') as b:
             assert a.read() == b.read(), rel

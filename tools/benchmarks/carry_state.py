@@ -14,7 +14,8 @@ Per run folder (``<out>/runs/<name>_seed<k>``):
   two stages), the final checkpoint's weights (``state_dict`` and ``meta`` only: the distiller
   fingerprints the teacher by its weights, which these are);
 - an unfinished run: the checkpoint its ``last_checkpoint`` names, whole (weights, optimizer,
-  schedulers, message hub: what ``--resume`` continues from exactly).
+  schedulers, message hub: what ``--resume`` continues from exactly), and its gradient
+  diagnostics so far (``gradient_diagnostics.jsonl``; a finished run has them in its record).
 And ``<out>/pretrain/image_backbone.pth`` (the camera branches' pre-training), when there.
 
 Paths inside ``metrics.json`` and ``last_checkpoint`` are stored relative to ``--out`` and made
@@ -38,6 +39,7 @@ from simdistill.utils.atomic import atomic_path  # noqa: E402
 STARTING_POINTS = ('teacher_lidar', 'teacher')  # runs whose weights later runs load
 PATH_KEYS = ('checkpoint', 'results')
 PRETRAIN = osp.join('pretrain', 'image_backbone.pth')
+RUN_LOGS = ('gradient_diagnostics.jsonl', )  # an unfinished run's records the resume appends to
 
 
 def copy_file(src: str, dst: str, compress: bool = False, decompress: bool = False) -> None:
@@ -96,6 +98,10 @@ def save(out: str, to: str) -> List[str]:
             with atomic_path(osp.join(dst, 'last_checkpoint')) as tmp, open(tmp, 'w') as f:
                 f.write(last)
             written += [last, osp.join('runs', name, 'last_checkpoint')]
+            for log in RUN_LOGS:
+                if osp.isfile(osp.join(run, log)):
+                    copy_file(osp.join(run, log), osp.join(dst, log))
+                    written.append(osp.join('runs', name, log))
     if osp.isfile(osp.join(out, PRETRAIN)):
         copy_file(osp.join(out, PRETRAIN), osp.join(to, PRETRAIN))
         written.append(PRETRAIN)
@@ -132,6 +138,10 @@ def restore(out: str, source: str) -> List[str]:
             with atomic_path(osp.join(run, 'last_checkpoint')) as tmp, open(tmp, 'w') as f:
                 f.write(osp.join(out, last))
             written.append(osp.join(out, last))
+            for log in RUN_LOGS:
+                if osp.isfile(osp.join(src, log)):
+                    copy_file(osp.join(src, log), osp.join(run, log))
+                    written.append(osp.join(run, log))
     if osp.isfile(osp.join(source, PRETRAIN)) and not osp.isfile(osp.join(out, PRETRAIN)):
         copy_file(osp.join(source, PRETRAIN), osp.join(out, PRETRAIN))
         written.append(osp.join(out, PRETRAIN))
