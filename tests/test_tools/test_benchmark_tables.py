@@ -42,7 +42,8 @@ def test_the_plan_runs_the_teacher_stages_first_and_every_ablation_once():
     recipe = distill_gain.CAMERA_RECIPE
     assert recipe  # the measured lever: every run with images after the lever runs has it
     # fusion starts from the LiDAR-only model; the LiDAR-only stage has no image branch
-    assert runs[1][3] == ['load_from=lidar.pth', *recipe] and runs[0][3] == []
+    assert runs[1][3] == ['load_from=lidar.pth', *distill_gain.TEACHER_RECIPE]
+    assert runs[0][3] == []
     assert names.count('camera_baseline') == names.count('simdistill') == 3
     # paired: seed by seed, the baseline and the student one after the other
     assert [r[2] for r in runs[2:8]] == [0, 0, 1, 1, 2, 2]
@@ -50,7 +51,13 @@ def test_the_plan_runs_the_teacher_stages_first_and_every_ablation_once():
         assert names.count(ablation) == 1
     student_only = next(r for r in runs if r[0] == 'student_without_distillation')
     assert student_only[1] == distill_gain.STUDENT and student_only[3] == recipe
-    assert all(set(recipe) <= set(r[3]) for r in runs if r[0] in distill_gain.CAMERA_MODELS)
+    # the recipe reaches the camera model: the distiller's is its student
+    for name, config, _, options in runs[2:]:
+        cfg = distill_gain.resolved_config(config, [o for o in options
+                                                    if not o.startswith('model.teacher_ckpt')])
+        camera = cfg.model.get('student', cfg.model)
+        assert camera.img_backbone.frozen_stages == 4 and camera.img_backbone.norm_eval, name
+        assert 'img_backbone' not in cfg.model or 'student' not in cfg.model, name
     no_lidar = next(r for r in runs if r[0] == 'no_distill_lidar')
     assert 'model.teacher_ckpt=teacher.pth' in no_lidar[3]
     assert 'model.loss_distill_lidar=None' in no_lidar[3]
