@@ -231,3 +231,43 @@ def test_gradient_table_reads_the_runs_diagnostics():
     assert '| simdistill | 0 | 40 | 70 | 0.9 | 0.5 |  | 0.25 / 4 |  |' in lines
     assert not any('| teacher |' in line for line in lines)
     assert distill_gain.gradient_lines([dict(name='teacher', seed=0)]) == []
+
+
+def test_tables_are_rewritten_after_a_run_that_trains_not_after_each_finished_one(
+        tmp_path, monkeypatch):
+    """A restarted benchmark re-scores its tables (1000 bootstrap replicates per model) once
+    before it trains and after each run it trains, not after every run found finished."""
+    out = tmp_path / 'out'
+    for name in ('teacher_lidar', 'teacher'):  # finished by an earlier invocation
+        (out / 'runs' / f'{name}_seed0').mkdir(parents=True)
+        (out / 'runs' / f'{name}_seed0' / 'metrics.json').write_text('{}')
+    trained, rewritten_after = [], []
+
+    def fake_train_and_test(name, config, seed, *args, **kwargs):
+        if not distill_gain.finished(str(out), name, seed):
+            trained.append(name)
+            (out / 'runs' / f'{name}_seed{seed}').mkdir(parents=True)
+            (out / 'runs' / f'{name}_seed{seed}' / 'metrics.json').write_text('{}')
+        return dict(name=name, seed=seed)
+
+    def fake_write_tables(summary, folder):
+        rewritten_after.append(summary['last'])
+        (out / 'distill_gain.md').write_text('table')
+
+    monkeypatch.setattr(distill_gain, 'release_version', lambda root: 'v1.0-trainval')
+    monkeypatch.setattr(distill_gain, 'release_cfg_options', lambda root, version: [])
+    monkeypatch.setattr(distill_gain, 'test_set_size', lambda root, version: {})
+    monkeypatch.setattr(distill_gain, 'pretrain_options', lambda config, ckpt: [])
+    monkeypatch.setattr(distill_gain, 'test_options', lambda config, threshold: [])
+    monkeypatch.setattr(distill_gain, 'train_and_test', fake_train_and_test)
+    monkeypatch.setattr(distill_gain, 'summarise', lambda runs, *a: dict(last=runs[-1]['name']))
+    monkeypatch.setattr(distill_gain, 'scene_bootstraps', lambda *a: {})
+    monkeypatch.setattr(distill_gain, 'add_intervals', lambda summary, *a: summary)
+    monkeypatch.setattr(distill_gain, 'write_tables', fake_write_tables)
+    distill_gain.main(['--out', str(out), '--data-root', str(tmp_path), '--seeds', '0'])
+    assert trained == ['camera_baseline', 'simdistill']
+    # before the first training (after the last finished run), then after each trained run
+    assert rewritten_after == ['teacher', 'camera_baseline', 'simdistill']
+    trained.clear(), rewritten_after.clear()
+    distill_gain.main(['--out', str(out), '--data-root', str(tmp_path), '--seeds', '0'])
+    assert trained == [] and rewritten_after == ['simdistill']  # all finished: once, at the end

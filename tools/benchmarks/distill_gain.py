@@ -319,6 +319,16 @@ def evaluate(config: str, ckpt: str, test_dir: str, cfg_options: List[str], log:
     return metrics
 
 
+def run_dir(out: str, name: str, seed: int) -> str:
+    """A run's work folder under the benchmark's ``--out``."""
+    return osp.join(out, 'runs', f'{name}_seed{seed}')
+
+
+def finished(out: str, name: str, seed: int) -> bool:
+    """Whether the run has its record (``metrics.json``) already."""
+    return osp.isfile(osp.join(run_dir(out, name, seed), 'metrics.json'))
+
+
 def train_and_test(name: str, config: str, seed: int, options: List[str], out: str,
                    epochs: int, reuse: Optional[List[dict]] = None,
                    test_cfg_options: Optional[List[str]] = None,
@@ -338,7 +348,7 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
         hooks: added to the training's ``custom_hooks`` (:func:`config_with_hooks`); a
             ``GradientDiagnosticsHook``'s log is summarised into the result's ``gradients``.
     """
-    work = osp.join(out, 'runs', f'{name}_seed{seed}')
+    work = run_dir(out, name, seed)
     if hooks:
         config = config_with_hooks(config, hooks, work)
     result_path = osp.join(work, 'metrics.json')
@@ -676,10 +686,13 @@ def main(argv: Optional[List[str]] = None) -> None:
     teacher_ckpt = osp.join(out, 'runs', f'teacher_seed{args.seeds[0]}',
                             f'epoch_{fusion_epochs}.pth')
     runs, boots = [], {}
-    for name, config, seed, options in plan(args.seeds, teacher_ckpt, lidar_ckpt,
-                                            args.ablations, args.levers):
-        if args.only and name not in args.only:
-            continue
+    planned = [r for r in plan(args.seeds, teacher_ckpt, lidar_ckpt, args.ablations, args.levers)
+               if not args.only or r[0] in args.only]
+    for index, (name, config, seed, options) in enumerate(planned):
+        # the tables (their bootstrap is the costly part) are rewritten after a run that trains
+        # and after the last one, not after each run an earlier invocation finished
+        rewrite = not finished(out, name, seed) or index == len(planned) - 1 or not finished(
+            out, *planned[index + 1][0:3:2])
         if pretrain_options(config, ''):  # a camera branch: pre-train first (once)
             pretrained = pretrain_image_backbone(out, data, args.pretrain_epochs)
             options = pretrain_options(config, pretrained) + [
@@ -693,6 +706,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         runs.append(train_and_test(name, config, seed, data + options + args.cfg_options, out,
                                    epochs, reuse, test_options(config, args.score_threshold),
                                    curve, depth=camera, hooks=hooks))
+        if not rewrite:
+            continue
         summary = summarise(runs, args.epochs, args.seeds)
         summary.update(data=dict(root=data_root, version=version),
                        teacher_epochs=args.teacher_epochs, score_threshold=args.score_threshold,
