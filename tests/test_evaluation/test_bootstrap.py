@@ -127,3 +127,36 @@ def test_paired_replicates_share_scene_and_seed_draws(detection_eval):
                                      replicates=30, seed=1)
     assert np.array_equal(reps['student']['mAP'], reps['baseline']['mAP'])
     assert reps['student']['mAP'].std() > 0
+
+
+class CountingEvaluation:
+    """Stands in for a SceneBootstrap: a metric that is the mean scene index drawn, counted."""
+
+    def __init__(self, offset):
+        self.scenes, self.offset, self.calls = ['s0', 's1', 's2', 's3'], offset, 0
+
+    def metrics(self, scene_indices):
+        self.calls += 1
+        value = self.offset + float(np.mean(scene_indices))
+        return {'mAP': value, 'NDS': value, 'car_AP': value}
+
+
+def test_a_models_replicates_depend_on_its_evaluations_alone_and_are_kept():
+    a, b1, b2 = CountingEvaluation(0.0), CountingEvaluation(1.0), CountingEvaluation(2.0)
+    cache = {}
+    first = seed_and_scene_replicates({'a': [a], 'b': [b1, b2]}, replicates=50, cache=cache)
+    calls = (a.calls, b1.calls, b2.calls)
+    assert a.calls == 50
+    # another model joins (a new seed count): a's and b's replicates are the same numbers, taken
+    # from the cache without scoring again
+    c = [CountingEvaluation(5.0) for _ in range(3)]
+    second = seed_and_scene_replicates({'a': [a], 'b': [b1, b2], 'c': c}, replicates=50,
+                                       cache=cache)
+    assert (a.calls, b1.calls, b2.calls) == calls
+    assert np.array_equal(first['b']['mAP'], second['b']['mAP'])
+    uncached = seed_and_scene_replicates({'c': c, 'b': [b1, b2], 'a': [a]}, replicates=50)
+    for name in ('a', 'b', 'c'):  # neither the cache nor the other models change the draws
+        assert np.array_equal(uncached[name]['mAP'], second[name]['mAP'])
+    # paired: a model with the same evaluations in the same seed slots has the same replicates
+    twin = seed_and_scene_replicates({'b': [b1, b2], 'b2': [b1, b2]}, replicates=50)
+    assert np.array_equal(twin['b']['mAP'], twin['b2']['mAP'])

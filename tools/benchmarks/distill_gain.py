@@ -450,12 +450,13 @@ def scene_bootstraps(runs: List[dict], data_root: str, version: str,
     return out
 
 
-def add_intervals(summary: dict, boots: Dict[str, list], replicates: int) -> dict:
+def add_intervals(summary: dict, boots: Dict[str, list], replicates: int,
+                  cache: Optional[dict] = None) -> dict:
     """95 % intervals (percentile bootstrap over test scenes and seeds, seeds paired) of each
     model's mean, of the paired difference SimDistill - camera baseline, and of the share of
     the camera -> teacher gap it closes."""
     from simdistill.evaluation import percentile_interval, seed_and_scene_replicates
-    reps = seed_and_scene_replicates(boots, INTERVAL_METRICS, replicates)
+    reps = seed_and_scene_replicates(boots, INTERVAL_METRICS, replicates, cache=cache)
     for name, per_metric in reps.items():
         summary['models'][name]['intervals'] = {m: percentile_interval(v)
                                                 for m, v in per_metric.items()}
@@ -713,7 +714,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                        teacher_epochs=args.teacher_epochs, score_threshold=args.score_threshold,
                        test_set=test_set_size(data_root, version))
         write_tables(add_intervals(summary, scene_bootstraps(runs, data_root, version, boots),
-                                   args.replicates), out)
+                                   args.replicates, cache=boots.setdefault('replicates', {})),
+                     out)
     print(open(osp.join(out, 'distill_gain.md')).read())
 
 

@@ -191,18 +191,24 @@ class SceneBootstrap:
 def seed_and_scene_replicates(models: Dict[str, Sequence[SceneBootstrap]],
                               metrics: Sequence[str] = ('mAP', 'NDS', 'car_AP'),
                               replicates: int = 1000,
-                              seed: int = 0) -> Dict[str, Dict[str, np.ndarray]]:
+                              seed: int = 0,
+                              cache: Optional[dict] = None) -> Dict[str, Dict[str, np.ndarray]]:
     """Bootstrap of each model's mean over its seeds, resampling seeds and test scenes.
 
     Every replicate draws one resample of the test scenes (the same for every model) and one
     resample of the seed indices per number of seeds (models with as many seeds share it), so
     seed ``k`` of one model stays paired with seed ``k`` of another (same samples, order and
     augmentations): the difference of two models' replicates is the paired difference's
-    bootstrap.
+    bootstrap. The scene draws come from one stream, the seed draws for ``n`` seeds from a
+    stream of their own, so a model's replicates depend on its evaluations alone and ``cache``
+    can keep them.
 
     Args:
         models: name -> per seed (in seed order) the :class:`SceneBootstrap` of its test run.
         metrics: keys of :meth:`SceneBootstrap.metrics`.
+        cache: a dict kept by the caller across calls (e.g. a benchmark re-scoring its tables
+            after each new run): a model whose evaluations are the same objects as in an
+            earlier call gets its earlier replicates instead of ``replicates`` devkit scorings.
 
     Returns:
         dict: name -> metric -> ``(replicates,)`` means over the resampled seeds.
@@ -213,14 +219,21 @@ def seed_and_scene_replicates(models: Dict[str, Sequence[SceneBootstrap]],
             raise ValueError(f'{name}: no evaluation')
         if any(boot.scenes != scenes for boot in boots):
             raise ValueError(f'{name}: every evaluation must be on the same test scenes')
-    rng = np.random.default_rng(seed)
-    out = {name: {m: np.empty(replicates) for m in metrics} for name in models}
-    for r in range(replicates):
-        scene_draw = rng.integers(0, len(scenes), len(scenes))
-        seed_draws = {n: rng.integers(0, n, n) for n in sorted({len(b) for b in models.values()})}
-        for name, boots in models.items():
-            draw = seed_draws[len(boots)]
-            values = {k: boots[k].metrics(scene_draw) for k in set(draw.tolist())}
-            for m in metrics:
-                out[name][m][r] = np.mean([values[k][m] for k in draw])
+    scene_draws = np.random.default_rng(seed).integers(0, len(scenes),
+                                                       (replicates, len(scenes)))
+    cache = {} if cache is None else cache
+    out = {}
+    for name, boots in models.items():
+        key = (tuple(boots), tuple(metrics), replicates, seed)
+        if key not in cache:
+            n = len(boots)
+            seed_draws = np.random.default_rng([seed, n]).integers(0, n, (replicates, n))
+            values = {m: np.empty(replicates) for m in metrics}
+            for r in range(replicates):
+                scored = {k: boots[k].metrics(scene_draws[r])
+                          for k in set(seed_draws[r].tolist())}
+                for m in metrics:
+                    values[m][r] = np.mean([scored[k][m] for k in seed_draws[r]])
+            cache[key] = values
+        out[name] = cache[key]
     return out
