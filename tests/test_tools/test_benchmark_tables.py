@@ -262,7 +262,7 @@ def test_tables_are_rewritten_after_a_run_that_trains_not_after_each_finished_on
     monkeypatch.setattr(distill_gain, 'train_and_test', fake_train_and_test)
     monkeypatch.setattr(distill_gain, 'summarise', lambda runs, *a: dict(last=runs[-1]['name']))
     monkeypatch.setattr(distill_gain, 'scene_bootstraps', lambda *a: {})
-    monkeypatch.setattr(distill_gain, 'add_intervals', lambda summary, *a: summary)
+    monkeypatch.setattr(distill_gain, 'add_intervals', lambda summary, *a, **k: summary)
     monkeypatch.setattr(distill_gain, 'write_tables', fake_write_tables)
     distill_gain.main(['--out', str(out), '--data-root', str(tmp_path), '--seeds', '0'])
     assert trained == ['camera_baseline', 'simdistill']
