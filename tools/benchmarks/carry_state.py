@@ -34,12 +34,13 @@ from typing import Dict, List
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.checkpoint.loading import load_checkpoint_file  # noqa: E402
+from simdistill.engine.gradient_diagnostics import LOG_NAME as GRADIENT_LOG  # noqa: E402
 from simdistill.utils.atomic import atomic_path  # noqa: E402
 
 STARTING_POINTS = ('teacher_lidar', 'teacher')  # runs whose weights later runs load
 PATH_KEYS = ('checkpoint', 'results')
 PRETRAIN = osp.join('pretrain', 'image_backbone.pth')
-RUN_LOGS = ('gradient_diagnostics.jsonl', )  # an unfinished run's records the resume appends to
+RUN_LOGS = (GRADIENT_LOG, )  # an unfinished run's records the resume appends to
 
 
 def copy_file(src: str, dst: str, compress: bool = False, decompress: bool = False) -> None:

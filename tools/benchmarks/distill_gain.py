@@ -37,6 +37,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -163,7 +164,7 @@ def config_with_hooks(config: str, hooks: Sequence[dict], folder: str) -> str:
     text = (f'_base_ = [{osp.join(ROOT, config)!r}]\n'
             f'custom_hooks = {[*base, *hooks]!r}\n')
     path = osp.join(folder, 'config', osp.basename(config))
-    if not osp.isfile(path) or open(path).read() != text:
+    if not osp.isfile(path) or Path(path).read_text() != text:
         os.makedirs(osp.dirname(path), exist_ok=True)
         with atomic_path(path) as tmp, open(tmp, 'w') as f:
             f.write(text)
@@ -262,19 +263,22 @@ def release_version(data_root: str) -> str:
     return versions[0]
 
 
+def camera_model_key(config: str) -> str:
+    """Where ``config``'s camera model sits: ``model``, or a distiller's ``model.student``."""
+    return 'model.student' if 'student' in resolved_config(config, []).model else 'model'
+
+
 def test_options(config: str, score_threshold: float) -> List[str]:
     """``--cfg-options`` of the evaluation: the head's score threshold (the student's head in a
     distiller config) and the predictions file kept."""
-    model = resolved_config(config, []).model
-    head = 'model.student.bbox_head' if 'student' in model else 'model.bbox_head'
-    return [f'{head}.test_cfg.score_threshold={score_threshold}']
+    return [f'{camera_model_key(config)}.bbox_head.test_cfg.score_threshold={score_threshold}']
 
 
 def pretrain_options(config: str, checkpoint: str) -> List[str]:
     """``--cfg-options`` starting a model's image backbone and neck (the student's, in a
     distiller) from ``checkpoint``; none for a model without images."""
     model = resolved_config(config, []).model
-    prefix = 'model.student' if 'student' in model else 'model'
+    prefix = camera_model_key(config)
     if (model.get('student') or model).get('img_backbone') is None:
         return []
     return [f'{prefix}.{part}.init_cfg.checkpoint={checkpoint}'
@@ -324,9 +328,14 @@ def run_dir(out: str, name: str, seed: int) -> str:
     return osp.join(out, 'runs', f'{name}_seed{seed}')
 
 
+def record_path(out: str, name: str, seed: int) -> str:
+    """A run's record, written when it has trained and been evaluated."""
+    return osp.join(run_dir(out, name, seed), 'metrics.json')
+
+
 def finished(out: str, name: str, seed: int) -> bool:
-    """Whether the run has its record (``metrics.json``) already."""
-    return osp.isfile(osp.join(run_dir(out, name, seed), 'metrics.json'))
+    """Whether the run has its record already."""
+    return osp.isfile(record_path(out, name, seed))
 
 
 def train_and_test(name: str, config: str, seed: int, options: List[str], out: str,
@@ -351,7 +360,7 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
     work = run_dir(out, name, seed)
     if hooks:
         config = config_with_hooks(config, hooks, work)
-    result_path = osp.join(work, 'metrics.json')
+    result_path = record_path(out, name, seed)
     cfg_options = [f'randomness.seed={seed}', *schedule_options(epochs), *options]
     teacher_ckpt = option_value(cfg_options, 'model.teacher_ckpt')
     fingerprint = run_fingerprint(config, cfg_options, teacher_ckpt)
@@ -399,10 +408,9 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
                   fingerprint=fingerprint, code=code_fingerprint(),
                   train_wall_s=round(train_s, 1), metrics=curve[-1], curve=curve)
     result['metrics'] = {k: v for k, v in result['metrics'].items() if k != 'epoch'}
-    gradient_log = osp.join(work, 'gradient_diagnostics.jsonl')
-    if osp.isfile(gradient_log):
-        from simdistill.engine.gradient_diagnostics import summarise_gradient_log
-        result['gradients'] = summarise_gradient_log(gradient_log)
+    from simdistill.engine.gradient_diagnostics import LOG_NAME, summarise_gradient_log
+    if osp.isfile(osp.join(work, LOG_NAME)):
+        result['gradients'] = summarise_gradient_log(osp.join(work, LOG_NAME))
     with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
         json.dump(result, f, indent=1)
     prune_checkpoints(work, set(curve_epochs) | {epochs})
@@ -614,10 +622,8 @@ def write_tables(summary: dict, out: str) -> None:
 def recipe_for(config: str, recipe: Sequence[str]) -> List[str]:
     """``recipe`` (options on a camera model's ``model.*``) for ``config``: a distiller's camera
     model is its ``model.student``."""
-    if 'student' not in resolved_config(config, []).model:
-        return list(recipe)
-    return [o.replace('model.', 'model.student.', 1) if o.startswith('model.') else o
-            for o in recipe]
+    prefix = camera_model_key(config)
+    return [o.replace('model', prefix, 1) if o.startswith('model.') else o for o in recipe]
 
 
 def plan(seeds: List[int], teacher_ckpt: str, lidar_ckpt: Optional[str] = None,
@@ -682,18 +688,17 @@ def main(argv: Optional[List[str]] = None) -> None:
     version = release_version(data_root)
     data = release_cfg_options(data_root, version)
     lidar_epochs, fusion_epochs = args.teacher_epochs
-    lidar_ckpt = osp.join(out, 'runs', f'teacher_lidar_seed{args.seeds[0]}',
+    lidar_ckpt = osp.join(run_dir(out, 'teacher_lidar', args.seeds[0]),
                           f'epoch_{lidar_epochs}.pth')
-    teacher_ckpt = osp.join(out, 'runs', f'teacher_seed{args.seeds[0]}',
-                            f'epoch_{fusion_epochs}.pth')
+    teacher_ckpt = osp.join(run_dir(out, 'teacher', args.seeds[0]), f'epoch_{fusion_epochs}.pth')
     runs, boots = [], {}
     planned = [r for r in plan(args.seeds, teacher_ckpt, lidar_ckpt, args.ablations, args.levers)
                if not args.only or r[0] in args.only]
+    # the tables (their bootstrap is the costly part) are rewritten after a run that trains,
+    # before the first that will and after the last, not after each run found finished
+    pending = [not finished(out, name, seed) for name, _, seed, _ in planned] + [True]
     for index, (name, config, seed, options) in enumerate(planned):
-        # the tables (their bootstrap is the costly part) are rewritten after a run that trains
-        # and after the last one, not after each run an earlier invocation finished
-        rewrite = not finished(out, name, seed) or index == len(planned) - 1 or not finished(
-            out, *planned[index + 1][0:3:2])
+        rewrite = pending[index] or pending[index + 1]
         if pretrain_options(config, ''):  # a camera branch: pre-train first (once)
             pretrained = pretrain_image_backbone(out, data, args.pretrain_epochs)
             options = pretrain_options(config, pretrained) + [

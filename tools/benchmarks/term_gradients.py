@@ -28,6 +28,7 @@ from mmengine.config import DictAction
 import simdistill  # noqa: F401
 from simdistill.compat import apply_all
 from simdistill.deployment.loading import load_config
+from simdistill.engine.gradient_diagnostics import PREFIX, bev_gradient_norms
 from simdistill.utils.atomic import atomic_path
 
 
@@ -49,14 +50,14 @@ def module_of(name: str, depth: int) -> str:
 def gradient_norms(terms: Mapping[str, torch.Tensor], params: Mapping[str, torch.nn.Parameter],
                    depth: int) -> Dict[str, Dict[str, float]]:
     """term -> ``{'all': norm over every parameter, <module>: norm over its parameters}``; a
-    module a term does not reach reports 0."""
-    names, tensors = list(params), list(params.values())
+    module a term does not reach reports 0. Per parameter by the hook's own
+    :func:`bev_gradient_norms` (one backward per term), then summed in squares per module."""
+    per_parameter = bev_gradient_norms(terms, params)
     out = {}
-    for term, value in terms.items():
-        grads = torch.autograd.grad(value, tensors, retain_graph=True, allow_unused=True)
+    for term in terms:
         squares: Dict[str, float] = defaultdict(float)
-        for name, grad in zip(names, grads):
-            square = float(grad.double().pow(2).sum()) if grad is not None else 0.0
+        for name in params:
+            square = float(per_parameter.get(f'{PREFIX}.{name}.{term}', 0.0))**2
             squares[module_of(name, depth)] += square
             squares['all'] += square
         out[term] = {k: v**0.5 for k, v in squares.items()}
