@@ -41,6 +41,13 @@ def class_ap(metrics: Dict[str, float], cls: str) -> float:
     return float(np.mean([metrics[f'{cls}_AP_dist_{d}'] for d in DISTANCES]))
 
 
+def train_seconds(times: Dict[str, float], name: str) -> float:
+    """A model's training time in ``times`` (run_pipeline.sh's ``{stage: seconds}``): its stage
+    ``train NAME`` and its earlier stages ``train NAME_*`` (the teacher's ``teacher_lidar``)."""
+    return float(sum(seconds for stage, seconds in times.items()
+                     if stage == f'train {name}' or stage.startswith(f'train {name}_')))
+
+
 def metrics_section(models: Dict[str, dict], classes: List[str]) -> List[str]:
     """The devkit table, the SimDistill - baseline differences (with the benchmark's wording:
     one run has no seed spread, so no gain is claimed) and the AP per class."""
@@ -117,7 +124,7 @@ def main() -> None:
     models = {}
     for name, config, ckpt, test_dir in args.model:
         models[name] = dict(config=config, checkpoint=ckpt, metrics=read_nuscenes_metrics(
-            test_dir), train_s=float(times.get(f'train {name}', 0.0)))
+            test_dir), train_s=train_seconds(times, name))
     cfg = load_config(args.model[0][1], args.cfg_options)
     classes = list(cfg.class_names)
     lines = ['# SimDistill main job: report', '']

@@ -48,12 +48,11 @@ sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.utils.atomic import atomic_path  # noqa: E402
 from simdistill.evaluation.metric_logs import read_nuscenes_metrics  # noqa: E402
 from simdistill.datasets.release_options import release_cfg_options  # noqa: E402
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from recipes import (BASELINE, CAMERA_RECIPE, DISTILLER, LEVERS,  # noqa: E402
+                     LIDAR_ONLY, STUDENT, TEACHER, TEACHER_RECIPE, camera_model_key,
+                     recipe_for, resolved_config)
 
-TEACHER = 'configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py'
-LIDAR_ONLY = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
-BASELINE = 'configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py'
-STUDENT = 'configs/simdistill/simdistill-student_r18_1xb2-cpu-12e_nus-mini-3d.py'
-DISTILLER = 'configs/simdistill/simdistill_r18_pillar-teacher_1xb2-cpu-12e_nus-mini-3d.py'
 METRICS = ('mAP', 'NDS', 'mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')
 DEPTH_METRICS = ('depth_within_1m', 'depth_within_3m', 'sim_lidar_depth_within_1m',
                  'sim_lidar_depth_within_3m')
@@ -77,34 +76,6 @@ ABLATIONS = {
     'decoder_head_from_teacher': (DISTILLER, [
         "model.init_student_from_teacher=('pts_backbone','pts_neck','bbox_head')"]),
 }
-# camera lever name -> extra --cfg-options of the camera baseline ('{pretrained}': the image
-# pre-training file), each a short learning-curve run (--levers) that says whether the lever
-# helps before the comparison's long runs use it; 'lever_reference' is the baseline unchanged.
-LEVERS = {
-    'lever_reference': [],
-    # start the LSS depth net from the pre-training's depth head instead of discarding it
-    'lever_depth_head_init': ['model.view_transform.init_cfg.type=Pretrained',
-                              'model.view_transform.init_cfg.checkpoint={pretrained}',
-                              'model.view_transform.init_cfg.prefix=view_transform.'],
-    # the paper-size configs train the image backbone at 0.1x the learning rate
-    'lever_backbone_lr_0.1': ['optim_wrapper.paramwise_cfg.custom_keys.img_backbone.lr_mult=0.1'],
-    # the image backbone frozen as pre-trained (BN statistics too): no backward through it, so
-    # cheaper steps; measured against the 0.1x run (its neck trains at the full rate)
-    'lever_backbone_frozen': ['model.img_backbone.frozen_stages=4',
-                              'model.img_backbone.norm_eval=True'],
-}
-
-
-# The camera recipe of every run with an image branch after the lever runs (the comparison, the
-# ablations): the levers that measured a help (seed 0, 4 epochs, 753-object test set). The image
-# backbone at 0.1x the learning rate keeps its pre-training (mAP 0.0196 / NDS 0.128 / car AP 0.092
-# / depth +-1 m 12.6 %, against 0.0006 / 0.051 / 0.003 / 7.3 % at the full rate); frozen as
-# pre-trained it does better at both evaluated epochs and 15 % less time (0.0265 / 0.132 / 0.125 /
-# 15.3 %; 640 s against 756 s of training). Starting the depth net from the pre-training's depth
-# head sharpened depth (17.5 %) but slowed detection (0.0000 / 0.013), so it is not used.
-CAMERA_RECIPE = list(LEVERS['lever_backbone_frozen'])
-# The fusion teacher was trained (once, reused by every run) with the recipe of its day.
-TEACHER_RECIPE = list(LEVERS['lever_backbone_lr_0.1'])
 # Hooks added to the comparison's and the ablations' training: per-term gradient norms at the
 # BEV maps and the total norm against the clip, every 50 iterations (about 2 % more time).
 DIAGNOSTIC_HOOKS = (dict(type='GradientDiagnosticsHook', interval=50), )
@@ -124,16 +95,6 @@ def prune_checkpoints(work: str, keep_epochs: Sequence[int]) -> None:
         epoch = osp.basename(path)[len('epoch_'):-len('.pth')]
         if epoch.isdigit() and int(epoch) not in keep_epochs:
             os.remove(path)
-
-
-def resolved_config(config: str, cfg_options: List[str]):
-    """The config (bases merged) with the run's ``--cfg-options`` applied."""
-    from mmengine.config import Config, DictAction
-    cfg = Config.fromfile(osp.join(ROOT, config))
-    cfg.merge_from_dict({k: DictAction._parse_iterable(v)
-                         for k, v in (o.split('=', 1) for o in cfg_options)})
-    return cfg
-
 
 # Config keys (dotted) that cannot change what a run trains or scores (which modules are
 # imported, e.g. the stack shims' module, where outputs go, how many checkpoints are kept): a
@@ -261,11 +222,6 @@ def release_version(data_root: str) -> str:
     if len(versions) != 1:
         raise ValueError(f'{data_root}: expected one v1.0-* table folder, found {versions}')
     return versions[0]
-
-
-def camera_model_key(config: str) -> str:
-    """Where ``config``'s camera model sits: ``model``, or a distiller's ``model.student``."""
-    return 'model.student' if 'student' in resolved_config(config, []).model else 'model'
 
 
 def test_options(config: str, score_threshold: float) -> List[str]:
@@ -617,13 +573,6 @@ def write_tables(summary: dict, out: str) -> None:
         save_learning_curves(tmp, summary['runs'], 'distill_gain: test set of '
                              f'{size.get("objects", "?")} objects, {size.get("scenes", "?")} '
                              'scenes')
-
-
-def recipe_for(config: str, recipe: Sequence[str]) -> List[str]:
-    """``recipe`` (options on a camera model's ``model.*``) for ``config``: a distiller's camera
-    model is its ``model.student``."""
-    prefix = camera_model_key(config)
-    return [o.replace('model', prefix, 1) if o.startswith('model.') else o for o in recipe]
 
 
 def plan(seeds: List[int], teacher_ckpt: str, lidar_ckpt: Optional[str] = None,
