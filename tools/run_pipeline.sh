@@ -46,7 +46,7 @@ else
   SYNTHETIC_ARGS+=(--train-scenes 16 --val-scenes 8 --samples-per-scene 10)
   MAX_SWEEPS=10
   PRETRAIN_EPOCHS=8
-  LIDAR_EPOCHS=${LIDAR_EPOCHS:-8} FUSION_EPOCHS=${FUSION_EPOCHS:-3} EPOCHS=${EPOCHS:-8}
+  LIDAR_EPOCHS=${LIDAR_EPOCHS:-6} FUSION_EPOCHS=${FUSION_EPOCHS:-3} EPOCHS=${EPOCHS:-8}
   QUICK_OPTS=()
   SCHEDULE="teacher $LIDAR_EPOCHS LiDAR-only + $FUSION_EPOCHS fusion epochs, camera models $EPOCHS epochs, batch 2 (the benchmark: 20 + 6 and 8 on three times the data)"
 fi
