@@ -149,7 +149,7 @@ def test_a_run_of_other_code_or_other_data_is_another_run(tmp_path, monkeypatch)
     assert distill_gain.data_fingerprint(distill_gain.BASELINE, options) != first
 
 
-def test_learning_curves_draw_every_run_and_branch(tmp_path):
+def test_learning_curves_draw_every_run_and_branch(tmp_path, monkeypatch):
     """The picture's series are the runs' curves (camera and simulated-LiDAR depth apart); a
     model scored once (the teacher) is a level line; write_tables writes it beside the table."""
     import numpy as np
@@ -168,6 +168,17 @@ def test_learning_curves_draw_every_run_and_branch(tmp_path):
     distill_gain.write_tables(summary, str(tmp_path))
     image = np.asarray(Image.open(tmp_path / 'learning_curves.png'))
     assert image.shape[0] > 400 and image.shape[1] > 1200 and image.std() > 10
+    assert not (tmp_path / 'lever_curves.png').exists()  # no lever runs, no lever picture
+    from simdistill.visualization import benchmark
+    drawn = {}
+    monkeypatch.setattr(benchmark, 'save_learning_curves',
+                        lambda path, runs, title: drawn.update({title: [r['name'] for r in runs]}))
+    lever = dict(run('lever_reference', 0, 0.01, 0.1), curve=[dict(epoch=2, mAP=0.0)])
+    distill_gain.write_tables(dict(summary, runs=[lever, *summary['runs']]), str(tmp_path))
+    assert drawn == {  # the levers apart from the comparison
+        'distill_gain: test set of 753 objects, 32 scenes': ['camera_baseline', 'simdistill',
+                                                             'teacher'],
+        'Camera-baseline levers: seed 0, test set of 753 objects, 32 scenes': ['lever_reference']}
     from simdistill.visualization.benchmark import curve_series
     assert curve_series(summary['runs'], 'mAP') == {
         'camera_baseline seed 0': ([2, 4], [0.03, 0.08]),

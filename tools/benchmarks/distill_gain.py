@@ -562,17 +562,24 @@ def markdown(summary: dict) -> str:
 
 
 def write_tables(summary: dict, out: str) -> None:
-    """``<out>/distill_gain.{json,md}`` and the learning curves ``<out>/learning_curves.png``."""
+    """``<out>/distill_gain.{json,md}`` and two pictures: the learning curves of the comparison
+    (and the teacher, the ablations) ``<out>/learning_curves.png`` and, when there are lever
+    runs, theirs apart, ``<out>/lever_curves.png``."""
     from simdistill.visualization.benchmark import save_learning_curves
     with atomic_path(osp.join(out, 'distill_gain.json')) as tmp, open(tmp, 'w') as f:
         json.dump(summary, f, indent=1)
     with atomic_path(osp.join(out, 'distill_gain.md')) as tmp, open(tmp, 'w') as f:
         f.write(markdown(summary))
+    size = summary.get('test_set') or {}
+    test_set = f'test set of {size.get("objects", "?")} objects, {size.get("scenes", "?")} scenes'
+    levers = [r for r in summary['runs'] if r['name'] in LEVERS]
     with atomic_path(osp.join(out, 'learning_curves.png')) as tmp:
-        size = summary.get('test_set') or {}
-        save_learning_curves(tmp, summary['runs'], 'distill_gain: test set of '
-                             f'{size.get("objects", "?")} objects, {size.get("scenes", "?")} '
-                             'scenes')
+        save_learning_curves(tmp, [r for r in summary['runs'] if r['name'] not in LEVERS],
+                             f'distill_gain: {test_set}')
+    if levers:
+        with atomic_path(osp.join(out, 'lever_curves.png')) as tmp:
+            save_learning_curves(tmp, levers, f'Camera-baseline levers: seed '
+                                 f'{levers[0]["seed"]}, {test_set}')
 
 
 def plan(seeds: List[int], teacher_ckpt: str, lidar_ckpt: Optional[str] = None,
