@@ -1,6 +1,7 @@
 """Bootstrap intervals: a hand-worked resampling distribution, and the scene bootstrap's devkit
 metrics against the devkit's own ``DetectionEval`` on the full set and on a subset of scenes."""
 import json
+import os
 from collections import Counter
 from fractions import Fraction
 
@@ -160,3 +161,32 @@ def test_a_models_replicates_depend_on_its_evaluations_alone_and_are_kept():
     # paired: a model with the same evaluations in the same seed slots has the same replicates
     twin = seed_and_scene_replicates({'b': [b1, b2], 'b2': [b1, b2]}, replicates=50)
     assert np.array_equal(twin['b']['mAP'], twin['b2']['mAP'])
+
+
+def test_a_new_seed_scores_only_its_own_evaluation_and_the_store_outlives_the_process(tmp_path):
+    """Each evaluation is scored once on the scene draws: a model's second seed costs that
+    seed's scorings alone; a ReplicateStore brings an evaluation with a key back in another
+    process (a new store on the same folder) with the same numbers and no scoring."""
+    from simdistill.evaluation import ReplicateStore
+    b1, b2 = CountingEvaluation(1.0), CountingEvaluation(2.0)
+    b1.key, b2.key = 'b1', 'b2'
+    store = ReplicateStore(str(tmp_path / 'store'))
+    one = seed_and_scene_replicates({'b': [b1]}, replicates=40, cache=store)
+    assert b1.calls == 40
+    two = seed_and_scene_replicates({'b': [b1, b2]}, replicates=40, cache=store)
+    assert (b1.calls, b2.calls) == (40, 40)
+    assert np.array_equal(one['b']['mAP'], 1.0 + np.mean(  # b1's scores: offset + mean draw
+        np.random.default_rng(0).integers(0, 4, (40, 4)), axis=1))
+    assert sorted(os.listdir(tmp_path / 'store')) == [
+        'b1-scenes4-seed0-r40-mAP+NDS+car_AP.npz', 'b2-scenes4-seed0-r40-mAP+NDS+car_AP.npz']
+    fresh = [CountingEvaluation(1.0), CountingEvaluation(2.0)]
+    fresh[0].key, fresh[1].key = 'b1', 'b2'
+    again = seed_and_scene_replicates({'b': fresh}, replicates=40,
+                                      cache=ReplicateStore(str(tmp_path / 'store')))
+    assert [e.calls for e in fresh] == [0, 0]
+    assert np.array_equal(again['b']['mAP'], two['b']['mAP'])
+    # the same as scoring from scratch without any cache
+    assert np.array_equal(seed_and_scene_replicates({'b': [CountingEvaluation(1.0),
+                                                           CountingEvaluation(2.0)]},
+                                                    replicates=40)['b']['mAP'],
+                          two['b']['mAP'])

@@ -7,6 +7,7 @@ import os
 import os.path as osp
 import sys
 
+import numpy as np
 import torch
 
 from simdistill.testing import ROOT
@@ -45,6 +46,8 @@ def fake_benchmark(out):
     os.makedirs(osp.join(out, 'pretrain'))
     torch.save({'state_dict': {'w': torch.ones(2)}}, osp.join(out, 'pretrain',
                                                              'image_backbone.pth'))
+    from simdistill.evaluation import ReplicateStore
+    ReplicateStore(osp.join(out, 'bootstrap_replicates'))['abc-r3'] = {'mAP': np.arange(3.0)}
 
 
 def test_saved_state_restores_under_another_folder(tmp_path):
@@ -56,7 +59,8 @@ def test_saved_state_restores_under_another_folder(tmp_path):
         'runs/teacher_lidar_seed0/test_epoch2/results/pred_instances_3d/results_nusc.json.gz',
         'runs/teacher_lidar_seed0/epoch_2.pth', 'runs/camera_baseline_seed0/epoch_1.pth',
         'runs/camera_baseline_seed0/last_checkpoint',
-        'runs/camera_baseline_seed0/gradient_diagnostics.jsonl', 'pretrain/image_backbone.pth'])
+        'runs/camera_baseline_seed0/gradient_diagnostics.jsonl', 'pretrain/image_backbone.pth',
+        'bootstrap_replicates/abc-r3.npz'])
     # the finished teacher keeps its weights only; the unfinished run its whole checkpoint
     assert set(torch.load(osp.join(state, 'runs/teacher_lidar_seed0/epoch_2.pth'))) == {
         'state_dict', 'meta'}
@@ -74,7 +78,7 @@ def test_saved_state_restores_under_another_folder(tmp_path):
     for rel in ('runs/teacher_lidar_seed0/test_epoch2/results/pred_instances_3d/'
                 'results_nusc.json', 'runs/camera_baseline_seed0/epoch_1.pth',
                 'runs/camera_baseline_seed0/gradient_diagnostics.jsonl',
-                'pretrain/image_backbone.pth'):
+                'pretrain/image_backbone.pth', 'bootstrap_replicates/abc-r3.npz'):
         with open(osp.join(out, rel), 'rb') as a, open(osp.join(other, rel), 'rb') as b:
             assert a.read() == b.read(), rel
     # the distiller fingerprints its teacher by the weights: the same after the trip

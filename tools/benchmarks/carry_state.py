@@ -16,7 +16,9 @@ Per run folder (``<out>/runs/<name>_seed<k>``):
 - an unfinished run: the checkpoint its ``last_checkpoint`` names, whole (weights, optimizer,
   schedulers, message hub: what ``--resume`` continues from exactly), and its gradient
   diagnostics so far (``gradient_diagnostics.jsonl``; a finished run has them in its record).
-And ``<out>/pretrain/image_backbone.pth`` (the camera branches' pre-training), when there.
+And ``<out>/pretrain/image_backbone.pth`` (the camera branches' pre-training), when there, and
+the bootstrap's stored scores of every evaluation (``<out>/bootstrap_replicates/*.npz``, a few
+tens of KiB each), so that the next session does not score them again.
 
 Paths inside ``metrics.json`` and ``last_checkpoint`` are stored relative to ``--out`` and made
 absolute again on restore, so the state moves between folders. Every file is written to a
@@ -36,6 +38,8 @@ sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.checkpoint.loading import load_checkpoint_file  # noqa: E402
 from simdistill.engine.gradient_diagnostics import LOG_NAME as GRADIENT_LOG  # noqa: E402
 from simdistill.utils.atomic import atomic_path  # noqa: E402
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from distill_gain import REPLICATES  # noqa: E402
 
 STARTING_POINTS = ('teacher_lidar', 'teacher')  # runs whose weights later runs load
 PATH_KEYS = ('checkpoint', 'results')
@@ -106,7 +110,17 @@ def save(out: str, to: str) -> List[str]:
     if osp.isfile(osp.join(out, PRETRAIN)):
         copy_file(osp.join(out, PRETRAIN), osp.join(to, PRETRAIN))
         written.append(PRETRAIN)
+    for path in stored_replicates(out):
+        copy_file(osp.join(out, path), osp.join(to, path))
+        written.append(path)
     return written
+
+
+def stored_replicates(folder: str) -> List[str]:
+    """The bootstrap's stored scores under ``folder`` (paths relative to it)."""
+    store = osp.join(folder, REPLICATES)
+    return sorted(osp.join(REPLICATES, f) for f in os.listdir(store)
+                  if f.endswith('.npz')) if osp.isdir(store) else []
 
 
 def restore(out: str, source: str) -> List[str]:
@@ -146,6 +160,10 @@ def restore(out: str, source: str) -> List[str]:
     if osp.isfile(osp.join(source, PRETRAIN)) and not osp.isfile(osp.join(out, PRETRAIN)):
         copy_file(osp.join(source, PRETRAIN), osp.join(out, PRETRAIN))
         written.append(osp.join(out, PRETRAIN))
+    for path in stored_replicates(source):
+        if not osp.isfile(osp.join(out, path)):
+            copy_file(osp.join(source, path), osp.join(out, path))
+            written.append(osp.join(out, path))
     return written
 
 

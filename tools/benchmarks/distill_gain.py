@@ -48,6 +48,7 @@ sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.utils.atomic import atomic_path  # noqa: E402
 from simdistill.evaluation.metric_logs import read_nuscenes_metrics  # noqa: E402
 from simdistill.datasets.release_options import release_cfg_options  # noqa: E402
+from simdistill.evaluation.bootstrap import ReplicateStore  # noqa: E402
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from recipes import (BASELINE, CAMERA_RECIPE, DISTILLER, LEVERS,  # noqa: E402
                      LIDAR_ONLY, STUDENT, TEACHER, TEACHER_RECIPE, camera_model_key,
@@ -76,6 +77,9 @@ ABLATIONS = {
     'decoder_head_from_teacher': (DISTILLER, [
         "model.init_student_from_teacher=('pts_backbone','pts_neck','bbox_head')"]),
 }
+# <out>/REPLICATES: each test evaluation's scores on the bootstrap's scene draws, kept across
+# invocations (carried between sessions with the runs) so that a restart does not re-score
+REPLICATES = 'bootstrap_replicates'
 # Hooks added to the comparison's and the ablations' training: per-term gradient norms at the
 # BEV maps and the total norm against the clip, every 50 iterations (about 2 % more time).
 DIAGNOSTIC_HOOKS = (dict(type='GradientDiagnosticsHook', interval=50), )
@@ -394,7 +398,8 @@ def scene_bootstraps(runs: List[dict], data_root: str, version: str,
 
     ``cache`` keeps the devkit's tables and each run's bootstrap (its matching is the costly
     part) across the calls of one benchmark invocation, which rewrites the tables after every
-    run.
+    run. Each bootstrap is keyed by its prediction file's sha1 (its scores on the scene draws
+    are kept on disk, :class:`ReplicateStore`).
     """
     from nuscenes import NuScenes
     from nuscenes.eval.common.config import config_factory
@@ -407,9 +412,11 @@ def scene_bootstraps(runs: List[dict], data_root: str, version: str,
     out: Dict[str, list] = {}
     for run in sorted(runs, key=lambda r: r['seed']):
         if run['results'] not in cache:
+            with open(run['results'], 'rb') as f:
+                key = hashlib.sha1(f.read()).hexdigest()
             cache[run['results']] = SceneBootstrap(DetectionEval(
                 cache['nusc'], config_factory('detection_cvpr_2019'), run['results'], eval_set,
-                osp.join(osp.dirname(run['results']), 'bootstrap'), verbose=False))
+                osp.join(osp.dirname(run['results']), 'bootstrap'), verbose=False), key=key)
         out.setdefault(run['name'], []).append(cache[run['results']])
     return out
 
@@ -675,7 +682,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                        teacher_epochs=args.teacher_epochs, score_threshold=args.score_threshold,
                        test_set=test_set_size(data_root, version))
         write_tables(add_intervals(summary, scene_bootstraps(runs, data_root, version, boots),
-                                   args.replicates, cache=boots.setdefault('replicates', {})),
+                                   args.replicates, cache=boots.setdefault(
+                                       'replicates', ReplicateStore(osp.join(out, REPLICATES)))),
                      out)
     print(open(osp.join(out, 'distill_gain.md')).read())
 

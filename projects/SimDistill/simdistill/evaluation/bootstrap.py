@@ -12,14 +12,18 @@ concatenates them. The devkit's own ``evaluate`` then turns them into AP, TP err
 ``tests/test_evaluation/test_bootstrap.py`` checks that the full set reproduces ``DetectionEval``
 exactly.
 """
+import os
+import os.path as osp
 from dataclasses import dataclass
-from typing import Callable, Dict, List, Optional, Sequence
+from typing import Callable, Dict, Hashable, List, Optional, Sequence
 from unittest import mock
 
 import numpy as np
 
+from ..utils.atomic import atomic_path
+
 __all__ = ['percentile_interval', 'bootstrap_replicates', 'SceneBootstrap',
-           'seed_and_scene_replicates']
+           'seed_and_scene_replicates', 'ReplicateStore']
 
 ERRORS = ('trans_err', 'vel_err', 'scale_err', 'orient_err', 'attr_err')
 
@@ -143,10 +147,13 @@ class SceneBootstrap:
     Args:
         detection_eval: the devkit's ``DetectionEval`` of the prediction file (ground truth and
             predictions loaded and filtered by the devkit itself).
+        key: names this evaluation in a :class:`ReplicateStore` (e.g. the prediction file's
+            sha1), so that its replicates outlive the process; None: kept in memory only.
     """
 
-    def __init__(self, detection_eval) -> None:
+    def __init__(self, detection_eval, key: Optional[str] = None) -> None:
         self.detection_eval = detection_eval
+        self.key = key
         detection_eval.verbose = False
         cfg, nusc = detection_eval.cfg, detection_eval.nusc
         gt, preds = detection_eval.gt_boxes, detection_eval.pred_boxes
@@ -200,15 +207,17 @@ def seed_and_scene_replicates(models: Dict[str, Sequence[SceneBootstrap]],
     seed ``k`` of one model stays paired with seed ``k`` of another (same samples, order and
     augmentations): the difference of two models' replicates is the paired difference's
     bootstrap. The scene draws come from one stream, the seed draws for ``n`` seeds from a
-    stream of their own, so a model's replicates depend on its evaluations alone and ``cache``
-    can keep them.
+    stream of their own, and each evaluation is scored on every scene draw once
+    (:func:`evaluation_replicates`), so a model's replicates depend on its evaluations alone and
+    ``cache`` can keep each evaluation's scores.
 
     Args:
         models: name -> per seed (in seed order) the :class:`SceneBootstrap` of its test run.
         metrics: keys of :meth:`SceneBootstrap.metrics`.
         cache: a dict kept by the caller across calls (e.g. a benchmark re-scoring its tables
-            after each new run): a model whose evaluations are the same objects as in an
-            earlier call gets its earlier replicates instead of ``replicates`` devkit scorings.
+            after each new run), or a :class:`ReplicateStore` that also keeps them on disk: an
+            evaluation scored in an earlier call is not scored again, so a model's new seed
+            costs ``replicates`` scorings of that seed's evaluation alone.
 
     Returns:
         dict: name -> metric -> ``(replicates,)`` means over the resampled seeds.
@@ -224,16 +233,60 @@ def seed_and_scene_replicates(models: Dict[str, Sequence[SceneBootstrap]],
     cache = {} if cache is None else cache
     out = {}
     for name, boots in models.items():
-        key = (tuple(boots), tuple(metrics), replicates, seed)
-        if key not in cache:
-            n = len(boots)
-            seed_draws = np.random.default_rng([seed, n]).integers(0, n, (replicates, n))
-            values = {m: np.empty(replicates) for m in metrics}
-            for r in range(replicates):
-                scored = {k: boots[k].metrics(scene_draws[r])
-                          for k in set(seed_draws[r].tolist())}
-                for m in metrics:
-                    values[m][r] = np.mean([scored[k][m] for k in seed_draws[r]])
-            cache[key] = values
-        out[name] = cache[key]
+        n = len(boots)
+        seed_draws = np.random.default_rng([seed, n]).integers(0, n, (replicates, n))
+        scored = [evaluation_replicates(boot, scene_draws, metrics, seed, cache)
+                  for boot in boots]
+        rows = np.arange(replicates)[:, None]
+        out[name] = {m: np.stack([s[m] for s in scored])[seed_draws, rows].mean(axis=1)
+                     for m in metrics}
     return out
+
+
+def evaluation_replicates(boot: SceneBootstrap, scene_draws: np.ndarray, metrics: Sequence[str],
+                          seed: int, cache: dict) -> Dict[str, np.ndarray]:
+    """metric -> ``(replicates,)``: ``boot``'s metrics on every row of ``scene_draws`` (indices
+    into its scenes), from ``cache`` when it holds them (under ``boot.key`` when there is one,
+    else under the evaluation object itself)."""
+    replicates = scene_draws.shape[0]
+    own = getattr(boot, 'key', None)
+    key: Hashable = ((f'{own}-scenes{len(boot.scenes)}-seed{seed}-r{replicates}-' +
+                      '+'.join(metrics)) if own else (boot, tuple(metrics), replicates, seed))
+    if key not in cache:
+        values = {m: np.empty(replicates) for m in metrics}
+        for r in range(replicates):
+            result = boot.metrics(scene_draws[r])
+            for m in metrics:
+                values[m][r] = result[m]
+        cache[key] = values
+    return cache[key]
+
+
+class ReplicateStore(dict):
+    """A :func:`seed_and_scene_replicates` cache that also writes every evaluation scored under
+    a string key (:attr:`SceneBootstrap.key`) to ``folder/<key>.npz`` and reads it back in a
+    later process: a benchmark that spans sessions scores each evaluation once."""
+
+    def __init__(self, folder: str) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def _path(self, key: str) -> str:
+        return osp.join(self.folder, f'{key}.npz')
+
+    def __contains__(self, key) -> bool:
+        return super().__contains__(key) or (isinstance(key, str) and
+                                             osp.isfile(self._path(key)))
+
+    def __getitem__(self, key):
+        if not super().__contains__(key) and isinstance(key, str):
+            with np.load(self._path(key)) as stored:
+                super().__setitem__(key, {m: stored[m] for m in stored.files})
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        if isinstance(key, str):
+            os.makedirs(self.folder, exist_ok=True)
+            with atomic_path(self._path(key)) as tmp, open(tmp, 'wb') as f:
+                np.savez(f, **value)
