@@ -2,6 +2,8 @@
 import os.path as osp
 import sys
 
+import pytest
+
 from simdistill.testing import ROOT
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
@@ -282,3 +284,33 @@ def test_tables_are_rewritten_after_a_run_that_trains_not_after_each_finished_on
     trained.clear(), rewritten_after.clear()
     distill_gain.main(['--out', str(out), '--data-root', str(tmp_path), '--seeds', '0'])
     assert trained == [] and rewritten_after == ['simdistill']  # all finished: once, at the end
+
+
+class ScoredEvaluation:
+    """Stands in for a SceneBootstrap: the same metric value on every scene resample."""
+
+    def __init__(self, value):
+        self.scenes, self.value = ['s0', 's1', 's2'], value
+
+    def metrics(self, scene_indices):
+        return {'mAP': self.value, 'NDS': self.value, 'car_AP': self.value}
+
+
+def test_the_paired_difference_uses_the_seeds_both_models_have():
+    """The baseline a seed ahead of the student (the benchmark runs them in turn): the difference
+    and its interval are over seed 0 alone, not the student's seed 0 against both baselines."""
+    runs = [run('teacher', 0, 0.5, 0.5), run('camera_baseline', 0, 0.08, 0.2),
+            run('camera_baseline', 1, 0.06, 0.2), run('simdistill', 0, 0.07, 0.2)]
+    for r in runs:
+        r['metrics']['car_AP'] = r['metrics']['mAP']
+    summary = distill_gain.summarise(runs, epochs=8, seeds=[0, 1])
+    boots = {'teacher': [ScoredEvaluation(0.5)],
+             'camera_baseline': [ScoredEvaluation(0.08), ScoredEvaluation(0.06)],
+             'simdistill': [ScoredEvaluation(0.07)]}
+    out = distill_gain.add_intervals(summary, boots, replicates=20)
+    assert out['comparison']['seeds'] == [0]
+    assert out['comparison']['mAP']['per_seed'] == pytest.approx([-0.01])
+    assert out['comparison']['mAP']['interval'] == pytest.approx([-0.01, -0.01])
+    assert out['comparison']['gap_closed']['mean'] == pytest.approx(-0.01 / 0.42)
+    assert '(paired seeds 0): -1.0 points, 95 % interval [-1.0, -1.0]' in distill_gain.markdown(
+        out)

@@ -434,19 +434,29 @@ def add_intervals(summary: dict, boots: Dict[str, list], replicates: int,
     summary['bootstrap'] = dict(replicates=replicates, level=0.95,
                                 unit='test scenes (and seeds, paired)')
     if all(n in reps for n in CAMERA_MODELS):
-        comparison = {}
+        # the paired difference over the seeds both models have (a model may be a seed ahead
+        # while the benchmark runs): its own replicates over those seeds, not its mean's
+        common = sorted(set.intersection(*(set(summary['models'][n]['seeds'])
+                                           for n in CAMERA_MODELS)))
+        paired = seed_and_scene_replicates(
+            {n: [boots[n][summary['models'][n]['seeds'].index(k)] for k in common]
+             for n in CAMERA_MODELS}, INTERVAL_METRICS, replicates, cache=cache)
+        values = {n: {m: [summary['models'][n][m][summary['models'][n]['seeds'].index(k)]
+                          for k in common] for m in INTERVAL_METRICS}
+                  for n in CAMERA_MODELS}
+        comparison = {'seeds': common}
         for m in INTERVAL_METRICS:
-            diffs = [s - b for s, b in zip(summary['models']['simdistill'][m],
-                                           summary['models']['camera_baseline'][m])]
+            diffs = [s - b for s, b in zip(values['simdistill'][m],
+                                           values['camera_baseline'][m])]
             comparison[m] = dict(
                 per_seed=diffs, mean=statistics.mean(diffs),
-                interval=percentile_interval(reps['simdistill'][m] -
-                                             reps['camera_baseline'][m]))
+                interval=percentile_interval(paired['simdistill'][m] -
+                                             paired['camera_baseline'][m]))
         if 'teacher' in reps:
-            gap = reps['teacher']['mAP'] - reps['camera_baseline']['mAP']
-            gain = reps['simdistill']['mAP'] - reps['camera_baseline']['mAP']
+            gap = reps['teacher']['mAP'] - paired['camera_baseline']['mAP']
+            gain = paired['simdistill']['mAP'] - paired['camera_baseline']['mAP']
             mean_gap = (statistics.mean(summary['models']['teacher']['mAP']) -
-                        statistics.mean(summary['models']['camera_baseline']['mAP']))
+                        statistics.mean(values['camera_baseline']['mAP']))
             comparison['gap_closed'] = dict(  # None: the teacher is not above the baseline
                 mean=comparison['mAP']['mean'] / mean_gap if mean_gap > 0 else None,
                 interval=percentile_interval(np.where(gap > 0, gain / np.where(
@@ -533,9 +543,11 @@ def markdown(summary: dict) -> str:
     models = summary['models']
     if comparison:
         lines.append('')
+        pairs = (f'seeds {", ".join(map(str, comparison["seeds"]))}' if 'seeds' in comparison
+                 else 'seeds')
         for metric in INTERVAL_METRICS:
             c = comparison[metric]
-            lines.append(f'- {metric} difference SimDistill − camera baseline (paired seeds): '
+            lines.append(f'- {metric} difference SimDistill − camera baseline (paired {pairs}): '
                          f'{100 * c["mean"]:+.1f} points, 95 % interval '
                          f'[{100 * c["interval"][0]:+.1f}, {100 * c["interval"][1]:+.1f}]')
         if comparison.get('gap_closed', {}).get('mean') is not None:
