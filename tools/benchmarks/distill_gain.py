@@ -436,13 +436,13 @@ def add_intervals(summary: dict, boots: Dict[str, list], replicates: int,
     if all(n in reps for n in CAMERA_MODELS):
         # the paired difference over the seeds both models have (a model may be a seed ahead
         # while the benchmark runs): its own replicates over those seeds, not its mean's
-        common = sorted(set.intersection(*(set(summary['models'][n]['seeds'])
-                                           for n in CAMERA_MODELS)))
-        paired = seed_and_scene_replicates(
-            {n: [boots[n][summary['models'][n]['seeds'].index(k)] for k in common]
-             for n in CAMERA_MODELS}, INTERVAL_METRICS, replicates, cache=cache)
-        values = {n: {m: [summary['models'][n][m][summary['models'][n]['seeds'].index(k)]
-                          for k in common] for m in INTERVAL_METRICS}
+        models = summary['models']
+        common = sorted(set.intersection(*(set(models[n]['seeds']) for n in CAMERA_MODELS)))
+        slots = {n: [models[n]['seeds'].index(k) for k in common] for n in CAMERA_MODELS}
+        paired = seed_and_scene_replicates({n: [boots[n][i] for i in slots[n]]
+                                            for n in CAMERA_MODELS},
+                                           INTERVAL_METRICS, replicates, cache=cache)
+        values = {n: {m: [models[n][m][i] for i in slots[n]] for m in INTERVAL_METRICS}
                   for n in CAMERA_MODELS}
         comparison = {'seeds': common}
         for m in INTERVAL_METRICS:
@@ -455,7 +455,7 @@ def add_intervals(summary: dict, boots: Dict[str, list], replicates: int,
         if 'teacher' in reps:
             gap = reps['teacher']['mAP'] - paired['camera_baseline']['mAP']
             gain = paired['simdistill']['mAP'] - paired['camera_baseline']['mAP']
-            mean_gap = (statistics.mean(summary['models']['teacher']['mAP']) -
+            mean_gap = (statistics.mean(models['teacher']['mAP']) -
                         statistics.mean(values['camera_baseline']['mAP']))
             comparison['gap_closed'] = dict(  # None: the teacher is not above the baseline
                 mean=comparison['mAP']['mean'] / mean_gap if mean_gap > 0 else None,
