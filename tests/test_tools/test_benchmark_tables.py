@@ -314,3 +314,27 @@ def test_the_paired_difference_uses_the_seeds_both_models_have():
     assert out['comparison']['gap_closed']['mean'] == pytest.approx(-0.01 / 0.42)
     assert '(paired seeds 0): -1.0 points, 95 % interval [-1.0, -1.0]' in distill_gain.markdown(
         out)
+
+
+def test_an_ablation_is_compared_paired_with_the_student_and_the_baseline_on_its_seed():
+    """An ablation runs the first seed only: its differences to SimDistill and to the baseline
+    are over seed 0, not against their means over every seed."""
+    runs = [run('teacher', 0, 0.5, 0.5), run('camera_baseline', 0, 0.08, 0.2),
+            run('camera_baseline', 1, 0.06, 0.2), run('simdistill', 0, 0.07, 0.2),
+            run('simdistill', 1, 0.05, 0.2), run('student_without_distillation', 0, 0.075, 0.2)]
+    for r in runs:
+        r['metrics']['car_AP'] = r['metrics']['mAP']
+    summary = distill_gain.summarise(runs, epochs=8, seeds=[0, 1])
+    boots = {name: [ScoredEvaluation(v) for v in summary['models'][name]['mAP']]
+             for name in summary['models']}
+    out = distill_gain.add_intervals(summary, boots, replicates=20)
+    ablation = out['ablations']['student_without_distillation']
+    assert ablation['simdistill']['seeds'] == ablation['camera_baseline']['seeds'] == [0]
+    assert ablation['simdistill']['mAP']['mean'] == pytest.approx(0.005)
+    assert ablation['camera_baseline']['mAP']['interval'] == pytest.approx([-0.005, -0.005])
+    assert out['comparison']['seeds'] == [0, 1]
+    table = distill_gain.markdown(out)
+    assert ('- student_without_distillation − SimDistill (paired seeds 0), points: mAP +0.5 '
+            '[+0.5, +0.5]') in table
+    assert '- student_without_distillation − the camera baseline (paired seeds 0), points: ' \
+           'mAP -0.5 [-0.5, -0.5]' in table

@@ -38,7 +38,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -421,11 +421,38 @@ def scene_bootstraps(runs: List[dict], data_root: str, version: str,
     return out
 
 
+def paired_difference(summary: dict, boots: Dict[str, list], model: str, reference: str,
+                      replicates: int, cache: Optional[dict] = None) -> Tuple[dict, dict]:
+    """``model - reference`` over the seeds both have (a model may be a seed ahead while the
+    benchmark runs, an ablation has the first seed only): per seed, mean and the 95 % interval
+    of the paired bootstrap (test scenes and seeds resampled together).
+
+    Returns:
+        tuple: ``({'seeds': [...], metric: {'per_seed', 'mean', 'interval'}}, replicates)``,
+        the latter name -> metric -> ``(replicates,)`` means over the common seeds.
+    """
+    from simdistill.evaluation import percentile_interval, seed_and_scene_replicates
+    models = summary['models']
+    pair = (model, reference)
+    common = sorted(set(models[model]['seeds']) & set(models[reference]['seeds']))
+    slots = {n: [models[n]['seeds'].index(k) for k in common] for n in pair}
+    paired = seed_and_scene_replicates({n: [boots[n][i] for i in slots[n]] for n in pair},
+                                       INTERVAL_METRICS, replicates, cache=cache)
+    out = {'seeds': common}
+    for m in INTERVAL_METRICS:
+        diffs = [models[model][m][i] - models[reference][m][j]
+                 for i, j in zip(slots[model], slots[reference])]
+        out[m] = dict(per_seed=diffs, mean=statistics.mean(diffs),
+                      interval=percentile_interval(paired[model][m] - paired[reference][m]))
+    return out, paired
+
+
 def add_intervals(summary: dict, boots: Dict[str, list], replicates: int,
                   cache: Optional[dict] = None) -> dict:
     """95 % intervals (percentile bootstrap over test scenes and seeds, seeds paired) of each
-    model's mean, of the paired difference SimDistill - camera baseline, and of the share of
-    the camera -> teacher gap it closes."""
+    model's mean, of the paired difference SimDistill - camera baseline and the share of the
+    camera -> teacher gap it closes (``comparison``), and of each ablation's paired difference
+    to SimDistill and to the baseline (``ablations``)."""
     from simdistill.evaluation import percentile_interval, seed_and_scene_replicates
     reps = seed_and_scene_replicates(boots, INTERVAL_METRICS, replicates, cache=cache)
     for name, per_metric in reps.items():
@@ -434,34 +461,26 @@ def add_intervals(summary: dict, boots: Dict[str, list], replicates: int,
     summary['bootstrap'] = dict(replicates=replicates, level=0.95,
                                 unit='test scenes (and seeds, paired)')
     if all(n in reps for n in CAMERA_MODELS):
-        # the paired difference over the seeds both models have (a model may be a seed ahead
-        # while the benchmark runs): its own replicates over those seeds, not its mean's
-        models = summary['models']
-        common = sorted(set.intersection(*(set(models[n]['seeds']) for n in CAMERA_MODELS)))
-        slots = {n: [models[n]['seeds'].index(k) for k in common] for n in CAMERA_MODELS}
-        paired = seed_and_scene_replicates({n: [boots[n][i] for i in slots[n]]
-                                            for n in CAMERA_MODELS},
-                                           INTERVAL_METRICS, replicates, cache=cache)
-        values = {n: {m: [models[n][m][i] for i in slots[n]] for m in INTERVAL_METRICS}
-                  for n in CAMERA_MODELS}
-        comparison = {'seeds': common}
-        for m in INTERVAL_METRICS:
-            diffs = [s - b for s, b in zip(values['simdistill'][m],
-                                           values['camera_baseline'][m])]
-            comparison[m] = dict(
-                per_seed=diffs, mean=statistics.mean(diffs),
-                interval=percentile_interval(paired['simdistill'][m] -
-                                             paired['camera_baseline'][m]))
+        comparison, paired = paired_difference(summary, boots, 'simdistill', 'camera_baseline',
+                                               replicates, cache)
         if 'teacher' in reps:
+            models = summary['models']
             gap = reps['teacher']['mAP'] - paired['camera_baseline']['mAP']
             gain = paired['simdistill']['mAP'] - paired['camera_baseline']['mAP']
-            mean_gap = (statistics.mean(models['teacher']['mAP']) -
-                        statistics.mean(values['camera_baseline']['mAP']))
+            mean_gap = statistics.mean(models['teacher']['mAP']) - statistics.mean(
+                models['camera_baseline']['mAP'][models['camera_baseline']['seeds'].index(k)]
+                for k in comparison['seeds'])
             comparison['gap_closed'] = dict(  # None: the teacher is not above the baseline
                 mean=comparison['mAP']['mean'] / mean_gap if mean_gap > 0 else None,
                 interval=percentile_interval(np.where(gap > 0, gain / np.where(
                     gap > 0, gap, 1), np.nan)))
         summary['comparison'] = comparison
+    ablations = {
+        name: {ref: paired_difference(summary, boots, name, ref, replicates, cache)[0]
+               for ref in CAMERA_MODELS if ref in reps}
+        for name in ABLATIONS if name in reps}
+    if ablations:
+        summary['ablations'] = ablations
     return summary
 
 
@@ -577,7 +596,26 @@ def markdown(summary: dict) -> str:
             if gap > 0:
                 lines.append(f'- share of the camera -> teacher mAP gap closed: '
                              f'{100 * gain / gap:.0f} %')
+    lines += ablation_lines(summary.get('ablations', {}))
     return '\n'.join(lines) + '\n'
+
+
+REFERENCE_NAMES = {'simdistill': 'SimDistill', 'camera_baseline': 'the camera baseline'}
+
+
+def ablation_lines(ablations: Dict[str, dict]) -> List[str]:
+    """One line per ablation and reference model: the paired mAP / NDS / car AP differences
+    (points) with their 95 % intervals."""
+    lines = []
+    for name, against in ablations.items():
+        for ref, diff in against.items():
+            cells = ', '.join(
+                f'{m} {100 * diff[m]["mean"]:+.1f} [{100 * diff[m]["interval"][0]:+.1f}, '
+                f'{100 * diff[m]["interval"][1]:+.1f}]' for m in INTERVAL_METRICS)
+            seeds = ', '.join(map(str, diff['seeds']))
+            lines.append(f'- {name} − {REFERENCE_NAMES[ref]} (paired seeds {seeds}), points: '
+                         f'{cells}')
+    return [''] + lines if lines else []
 
 
 def write_tables(summary: dict, out: str) -> None:
