@@ -24,11 +24,14 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 STAGES=${STAGES:-data,pretrain,train,test,report}
-LIDAR_ONLY=configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py
-TEACHER=configs/bevfusion/bevfusion_lidar-cam_pillar-r18_1xb2-cpu-12e_nus-mini-3d.py
-BASELINE=configs/bevfusion/bevfusion_cam_r18_1xb2-cpu-12e_nus-mini-3d.py
-DISTILLER=configs/simdistill/simdistill_r18_pillar-teacher_1xb2-cpu-12e_nus-mini-3d.py
-STUDENT=configs/simdistill/simdistill-student_r18_1xb2-cpu-12e_nus-mini-3d.py
+# recipes CMD ARG: the benchmark's configs, recipes, schedule and evaluation options, one per
+# line (tools/benchmarks/recipes.py holds them for both)
+recipes() { python3 tools/benchmarks/recipes.py "$@"; }
+LIDAR_ONLY=$(recipes config lidar_only)
+TEACHER=$(recipes config teacher)
+BASELINE=$(recipes config baseline)
+DISTILLER=$(recipes config distiller)
+STUDENT=$(recipes config student)
 SYNTHETIC_ARGS=(--version v1.0-trainval)
 if [ "${QUICK:-0}" = 1 ]; then
   WORK=${WORK_DIR:-work_dirs/quickstart-quick}
@@ -118,9 +121,6 @@ read -r -a DATA_OPTS <<< "$(python3 -m simdistill.datasets.release_options "$DAT
 init_opts() {  # $1: where the camera model sits (model, model.student)
   echo "$1.img_backbone.init_cfg.checkpoint=$IMAGE_PRETRAIN $1.img_neck.init_cfg.checkpoint=$IMAGE_PRETRAIN"
 }
-recipe() {  # recipe camera|teacher CONFIG: the recipe's options for CONFIG's camera model
-  python3 tools/benchmarks/recipes.py "$1" "$2"
-}
 
 if has_stage pretrain; then
   if [ -f "$IMAGE_PRETRAIN" ]; then
@@ -142,10 +142,9 @@ train() {
     return
   fi
   say "$name: training $epochs epochs, or resuming (log: $WORK/$name)"
+  # shellcheck disable=SC2046  # recipes prints one option per line
   timed "train $name" python3 tools/train.py "$config" --work-dir "$WORK/$name" --resume \
-    --cfg-options "${DATA_OPTS[@]}" "train_cfg.max_epochs=$epochs" \
-    "train_cfg.val_interval=$((epochs + 1))" "param_scheduler.1.T_max=$epochs" \
-    "param_scheduler.1.end=$epochs" "${QUICK_OPTS[@]}" "$@"
+    --cfg-options "${DATA_OPTS[@]}" $(recipes schedule "$epochs") "${QUICK_OPTS[@]}" "$@"
 }
 # evaluate NAME CONFIG CKPT: tools/test.py into $WORK/NAME/test (the devkit's metrics), at the
 # benchmark's score threshold so that low-score recall counts as it does there
@@ -156,8 +155,9 @@ evaluate() {
     return
   fi
   say "$name: evaluating $ckpt"
+  # shellcheck disable=SC2046
   timed "test $name" python3 tools/test.py "$config" "$ckpt" --work-dir "$WORK/$name/test" \
-    --cfg-options "${DATA_OPTS[@]}" model.bbox_head.test_cfg.score_threshold=0.001 \
+    --cfg-options "${DATA_OPTS[@]}" $(recipes test "$config") \
     > "$WORK/$name/test.log" 2>&1 || { tail -30 "$WORK/$name/test.log"; exit 1; }
   tr '\r' '\n' < "$WORK/$name/test.log" | grep -E '^(mAP|NDS):' | tail -2
 }
@@ -168,14 +168,14 @@ BASELINE_CKPT=$WORK/camera_baseline/epoch_$EPOCHS.pth
 STUDENT_CKPT=$WORK/simdistill/student_epoch_$EPOCHS.pth
 if has_stage train; then
   train teacher_lidar "$LIDAR_ONLY" "$LIDAR_EPOCHS"
-  # shellcheck disable=SC2046  # init_opts and recipe print several options
+  # shellcheck disable=SC2046  # init_opts and recipes print several options
   train teacher "$TEACHER" "$FUSION_EPOCHS" "load_from=$LIDAR_CKPT" $(init_opts model) \
-    $(recipe teacher "$TEACHER")
+    $(recipes teacher "$TEACHER")
   # shellcheck disable=SC2046
-  train camera_baseline "$BASELINE" "$EPOCHS" $(init_opts model) $(recipe camera "$BASELINE")
+  train camera_baseline "$BASELINE" "$EPOCHS" $(init_opts model) $(recipes camera "$BASELINE")
   # shellcheck disable=SC2046
   train simdistill "$DISTILLER" "$EPOCHS" "model.teacher_ckpt=$TEACHER_CKPT" \
-    $(init_opts model.student) $(recipe camera "$DISTILLER")
+    $(init_opts model.student) $(recipes camera "$DISTILLER")
   if [ ! -f "$STUDENT_CKPT" ]; then
     say "exporting the deployable student -> $STUDENT_CKPT"
     python3 tools/model_converters/export_student.py "$WORK/simdistill/epoch_$EPOCHS.pth" "$STUDENT_CKPT"

@@ -338,3 +338,20 @@ def test_an_ablation_is_compared_paired_with_the_student_and_the_baseline_on_its
             '[+0.5, +0.5]') in table
     assert '- student_without_distillation − the camera baseline (paired seeds 0), points: ' \
            'mAP -0.5 [-0.5, -0.5]' in table
+
+
+def test_the_training_time_of_a_resumed_run_adds_up_its_sessions(tmp_path):
+    """Each session's log from its first to its last timestamped line (a killed session until
+    its last record); lines of a multi-line record and the evaluations' logs do not count."""
+    sessions = {'20261207_144114': ('2026/12/07 14:41:14', '2026/12/07 14:48:18'),  # 424 s
+                '20261207_152612': ('2026/12/07 15:26:12', '2026/12/07 16:17:09')}  # 3057 s
+    for stamp, (first, last) in sessions.items():
+        (tmp_path / stamp).mkdir()
+        (tmp_path / stamp / f'{stamp}.log').write_text(
+            f'{first} - mmengine - INFO - \nSystem environment:\n    sys.platform: linux\n'
+            f'{last} - mmengine - INFO - Epoch(train) [8][260/260]  lr: 2.0e-05\n')
+    (tmp_path / 'test_epoch8' / '20261207_162940').mkdir(parents=True)
+    (tmp_path / 'test_epoch8' / '20261207_162940' / '20261207_162940.log').write_text(
+        '2026/12/07 16:29:40 - mmengine - INFO - \n2026/12/07 16:32:00 - mmengine - INFO - \n')
+    assert distill_gain.training_wall_seconds(str(tmp_path)) == 424 + 3057
+    assert distill_gain.training_wall_seconds(str(tmp_path / 'nothing')) == 0

@@ -14,7 +14,7 @@ from simdistill.testing import ROOT
 
 sys.path.insert(0, osp.join(ROOT, 'tools', 'benchmarks'))
 import carry_state  # noqa: E402
-from distill_gain import teacher_weights_sha1  # noqa: E402
+from distill_gain import teacher_weights_sha1, training_wall_seconds  # noqa: E402
 
 
 def runner_checkpoint(path, seed):
@@ -43,6 +43,10 @@ def fake_benchmark(out):
         f.write(osp.join(baseline, 'epoch_1.pth'))
     with open(osp.join(baseline, 'gradient_diagnostics.jsonl'), 'w') as f:
         f.write('{"iter": 49, "grad_norm": 120.0}\n')
+    os.makedirs(osp.join(baseline, '20261207_144114'))
+    with open(osp.join(baseline, '20261207_144114', '20261207_144114.log'), 'w') as f:
+        f.write('2026/12/07 14:41:14 - mmengine - INFO - \nSystem environment:\n'
+                '2026/12/07 14:48:18 - mmengine - INFO - Saving checkpoint at 1 epochs\n')
     os.makedirs(osp.join(out, 'pretrain'))
     torch.save({'state_dict': {'w': torch.ones(2)}}, osp.join(out, 'pretrain',
                                                              'image_backbone.pth'))
@@ -59,8 +63,9 @@ def test_saved_state_restores_under_another_folder(tmp_path):
         'runs/teacher_lidar_seed0/test_epoch2/results/pred_instances_3d/results_nusc.json.gz',
         'runs/teacher_lidar_seed0/epoch_2.pth', 'runs/camera_baseline_seed0/epoch_1.pth',
         'runs/camera_baseline_seed0/last_checkpoint',
-        'runs/camera_baseline_seed0/gradient_diagnostics.jsonl', 'pretrain/image_backbone.pth',
-        'bootstrap_replicates/abc-r3.npz'])
+        'runs/camera_baseline_seed0/gradient_diagnostics.jsonl',
+        'runs/camera_baseline_seed0/20261207_144114/20261207_144114.log',
+        'pretrain/image_backbone.pth', 'bootstrap_replicates/abc-r3.npz'])
     # the finished teacher keeps its weights only; the unfinished run its whole checkpoint
     assert set(torch.load(osp.join(state, 'runs/teacher_lidar_seed0/epoch_2.pth'))) == {
         'state_dict', 'meta'}
@@ -86,6 +91,8 @@ def test_saved_state_restores_under_another_folder(tmp_path):
         osp.join(out, 'runs/teacher_lidar_seed0/epoch_2.pth'))
     with open(osp.join(other, 'runs/camera_baseline_seed0/last_checkpoint')) as f:
         assert f.read() == osp.join(other, 'runs/camera_baseline_seed0/epoch_1.pth')
+    # the stopped run's first session still counts in its training time: 14:41:14 -> 14:48:18
+    assert training_wall_seconds(osp.join(other, 'runs/camera_baseline_seed0')) == 424
 
 
 def test_restore_leaves_a_run_this_machine_went_on_with(tmp_path):

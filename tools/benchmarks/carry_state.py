@@ -25,6 +25,7 @@ absolute again on restore, so the state moves between folders. Every file is wri
 temporary path and renamed.
 """
 import argparse
+import glob
 import gzip
 import json
 import os
@@ -39,12 +40,20 @@ from simdistill.checkpoint.loading import load_checkpoint_file  # noqa: E402
 from simdistill.engine.gradient_diagnostics import LOG_NAME as GRADIENT_LOG  # noqa: E402
 from simdistill.utils.atomic import atomic_path  # noqa: E402
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from distill_gain import REPLICATES  # noqa: E402
+from distill_gain import REPLICATES, TRAINING_LOGS  # noqa: E402
 
 STARTING_POINTS = ('teacher_lidar', 'teacher')  # runs whose weights later runs load
 PATH_KEYS = ('checkpoint', 'results')
 PRETRAIN = osp.join('pretrain', 'image_backbone.pth')
-RUN_LOGS = (GRADIENT_LOG, )  # an unfinished run's records the resume appends to
+# an unfinished run's records that its resume appends to (the gradient diagnostics) or counts
+# (its earlier sessions' training time), as glob patterns relative to the run's folder
+RUN_LOGS = (GRADIENT_LOG, TRAINING_LOGS)
+
+
+def run_logs(run: str) -> List[str]:
+    """The :data:`RUN_LOGS` files of the run folder ``run``, relative to it."""
+    return sorted(osp.relpath(path, run) for pattern in RUN_LOGS
+                  for path in glob.glob(osp.join(run, pattern)))
 
 
 def copy_file(src: str, dst: str, compress: bool = False, decompress: bool = False) -> None:
@@ -103,10 +112,9 @@ def save(out: str, to: str) -> List[str]:
             with atomic_path(osp.join(dst, 'last_checkpoint')) as tmp, open(tmp, 'w') as f:
                 f.write(last)
             written += [last, osp.join('runs', name, 'last_checkpoint')]
-            for log in RUN_LOGS:
-                if osp.isfile(osp.join(run, log)):
-                    copy_file(osp.join(run, log), osp.join(dst, log))
-                    written.append(osp.join('runs', name, log))
+            for log in run_logs(run):
+                copy_file(osp.join(run, log), osp.join(dst, log))
+                written.append(osp.join('runs', name, log))
     if osp.isfile(osp.join(out, PRETRAIN)):
         copy_file(osp.join(out, PRETRAIN), osp.join(to, PRETRAIN))
         written.append(PRETRAIN)
@@ -153,10 +161,9 @@ def restore(out: str, source: str) -> List[str]:
             with atomic_path(osp.join(run, 'last_checkpoint')) as tmp, open(tmp, 'w') as f:
                 f.write(osp.join(out, last))
             written.append(osp.join(out, last))
-            for log in RUN_LOGS:
-                if osp.isfile(osp.join(src, log)):
-                    copy_file(osp.join(src, log), osp.join(run, log))
-                    written.append(osp.join(run, log))
+            for log in run_logs(src):
+                copy_file(osp.join(src, log), osp.join(run, log))
+                written.append(osp.join(run, log))
     if osp.isfile(osp.join(source, PRETRAIN)) and not osp.isfile(osp.join(out, PRETRAIN)):
         copy_file(osp.join(source, PRETRAIN), osp.join(out, PRETRAIN))
         written.append(osp.join(out, PRETRAIN))

@@ -51,8 +51,8 @@ from simdistill.datasets.release_options import release_cfg_options  # noqa: E40
 from simdistill.evaluation.bootstrap import ReplicateStore  # noqa: E402
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from recipes import (BASELINE, CAMERA_RECIPE, DISTILLER, LEVERS,  # noqa: E402
-                     LIDAR_ONLY, STUDENT, TEACHER, TEACHER_RECIPE, camera_model_key,
-                     recipe_for, resolved_config)
+                     LIDAR_ONLY, SCORE_THRESHOLD, STUDENT, TEACHER, TEACHER_RECIPE,
+                     camera_model_key, recipe_for, resolved_config, schedule, test_options)
 
 METRICS = ('mAP', 'NDS', 'mATE', 'mASE', 'mAOE', 'mAVE', 'mAAE')
 DEPTH_METRICS = ('depth_within_1m', 'depth_within_3m', 'sim_lidar_depth_within_1m',
@@ -88,9 +88,8 @@ DIAGNOSTIC_HOOKS = (dict(type='GradientDiagnosticsHook', interval=50), )
 def schedule_options(epochs: int) -> List[str]:
     """The schedule of a run: every epoch's checkpoint kept until the learning curve has been
     evaluated (the configs keep 2), then pruned by :func:`prune_checkpoints`."""
-    return [f'train_cfg.max_epochs={epochs}', f'train_cfg.val_interval={epochs}',
-            f'param_scheduler.1.T_max={epochs}', f'param_scheduler.1.end={epochs}',
-            'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=-1']
+    return schedule(epochs, val_interval=epochs) + [
+        'default_hooks.checkpoint.interval=1', 'default_hooks.checkpoint.max_keep_ckpts=-1']
 
 
 def prune_checkpoints(work: str, keep_epochs: Sequence[int]) -> None:
@@ -228,12 +227,6 @@ def release_version(data_root: str) -> str:
     return versions[0]
 
 
-def test_options(config: str, score_threshold: float) -> List[str]:
-    """``--cfg-options`` of the evaluation: the head's score threshold (the student's head in a
-    distiller config) and the predictions file kept."""
-    return [f'{camera_model_key(config)}.bbox_head.test_cfg.score_threshold={score_threshold}']
-
-
 def pretrain_options(config: str, checkpoint: str) -> List[str]:
     """``--cfg-options`` starting a model's image backbone and neck (the student's, in a
     distiller) from ``checkpoint``; none for a model without images."""
@@ -281,6 +274,30 @@ def evaluate(config: str, ckpt: str, test_dir: str, cfg_options: List[str], log:
         with open(depth_json) as f:
             metrics.update(json.load(f))
     return metrics
+
+
+# mmengine's log of each training session of a run (a resumed run has one per session),
+# relative to the run's folder
+TRAINING_LOGS = '[0-9]*_[0-9]*/[0-9]*_[0-9]*.log'
+LOG_TIME_FORMAT = '%Y/%m/%d %H:%M:%S'
+
+
+def training_wall_seconds(work: str) -> float:
+    """Seconds the training sessions logged under ``work`` ran: per session, from its log's
+    first to its last timestamped line (a killed session counts until its last record), summed.
+    """
+    total = 0.0
+    for log in sorted(glob.glob(osp.join(work, TRAINING_LOGS))):
+        stamps = []
+        with open(log, errors='replace') as f:
+            for line in f:
+                try:
+                    stamps.append(time.mktime(time.strptime(line[:19], LOG_TIME_FORMAT)))
+                except ValueError:  # a continuation line of a multi-line record
+                    continue
+        if stamps:
+            total += stamps[-1] - stamps[0]
+    return total
 
 
 def run_dir(out: str, name: str, seed: int) -> str:
@@ -349,10 +366,11 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
     log = osp.join(work, 'run.log')
     print(f'[distill_gain] {name} seed {seed}: training ({epochs} epochs), log {log}',
           flush=True)
+    earlier_s = training_wall_seconds(work)  # the sessions of a resumed run before this one
     start = time.time()
     run_logged([sys.executable, 'tools/train.py', config, '--work-dir', work, '--resume',
                 '--cfg-options', *cfg_options], log)
-    train_s = time.time() - start
+    train_s = earlier_s + time.time() - start
     eval_options = cfg_options + list(test_cfg_options or [])
     curve = []
     for epoch in sorted(set(curve_epochs) | {epochs}):
@@ -679,7 +697,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help='earlier checkpoints of the camera models to evaluate too')
     parser.add_argument('--pretrain-epochs', type=int, default=8,
                         help='image backbone pre-training on the training split')
-    parser.add_argument('--score-threshold', type=float, default=1e-3)
+    parser.add_argument('--score-threshold', type=float, default=SCORE_THRESHOLD)
     parser.add_argument('--ablations', action='store_true')
     parser.add_argument('--levers', action='store_true',
                         help='the camera lever runs (LEVERS) before the comparison')
