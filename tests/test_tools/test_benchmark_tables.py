@@ -355,3 +355,28 @@ def test_the_training_time_of_a_resumed_run_adds_up_its_sessions(tmp_path):
         '2026/12/07 16:29:40 - mmengine - INFO - \n2026/12/07 16:32:00 - mmengine - INFO - \n')
     assert distill_gain.training_wall_seconds(str(tmp_path)) == 424 + 3057
     assert distill_gain.training_wall_seconds(str(tmp_path / 'nothing')) == 0
+
+
+def test_a_finished_run_timed_by_its_last_session_only_gets_its_logged_time(tmp_path):
+    """Records written before the sessions were added up: their training time is corrected from
+    the logs when the benchmark finds them finished; a correct record is left as it is."""
+    import json
+    options = ['randomness.seed=0', *distill_gain.schedule_options(4)]
+    work = tmp_path / 'out' / 'runs' / 'camera_baseline_seed0'
+    for stamp, first, last in (('20261207_144114', '14:41:14', '14:48:18'),
+                               ('20261207_152612', '15:26:12', '16:17:09')):
+        (work / stamp).mkdir(parents=True)
+        (work / stamp / f'{stamp}.log').write_text(
+            f'2026/12/07 {first} - mmengine - INFO - \n2026/12/07 {last} - mmengine - INFO - \n')
+    fingerprint = distill_gain.run_fingerprint(distill_gain.BASELINE, options, None)
+    record = dict(run('camera_baseline', 0, 0.1, 0.2), fingerprint=fingerprint,
+                  code=distill_gain.code_fingerprint(), train_wall_s=3070.0)  # the last session
+    (work / 'metrics.json').write_text(json.dumps(record))
+    got = distill_gain.train_and_test('camera_baseline', distill_gain.BASELINE, 0, [],
+                                      str(tmp_path / 'out'), 4)
+    assert got['train_wall_s'] == 424 + 3057
+    assert json.loads((work / 'metrics.json').read_text())['train_wall_s'] == 424 + 3057
+    record['train_wall_s'] = 3600.0  # a one-session run's timer (start-up included) stays
+    (work / 'metrics.json').write_text(json.dumps(record))
+    assert distill_gain.train_and_test('camera_baseline', distill_gain.BASELINE, 0, [],
+                                       str(tmp_path / 'out'), 4)['train_wall_s'] == 3600.0

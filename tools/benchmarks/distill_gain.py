@@ -353,6 +353,12 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
             result['fingerprint'] = fingerprint  # recorded under the rule that included code
             with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
                 json.dump(result, f, indent=1)
+        logged_s = training_wall_seconds(work)
+        if logged_s > result.get('train_wall_s', 0):
+            # a resumed run recorded by code that timed its last session only
+            result['train_wall_s'] = round(logged_s, 1)
+            with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
+                json.dump(result, f, indent=1)
         if result.get('code') != code_fingerprint():
             print(f'[distill_gain] {name} seed {seed}: finished by an earlier version of the '
                   f'plugin code ({str(result.get("code"))[:12]}), kept', flush=True)
