@@ -24,7 +24,7 @@ from mmengine.dataset import pseudo_collate
 import simdistill  # noqa: F401  (registers the modules)
 from simdistill.compat import apply_all
 from simdistill.deployment.loading import DictAction, build_model_and_dataset, load_config
-from simdistill.utils.atomic import atomic_path
+from simdistill.utils.atomic import atomic_path, write_text_atomic
 from simdistill.evaluation.metric_logs import read_nuscenes_metrics
 from simdistill.visualization import camera_names, network_images
 from simdistill.visualization.comparison import (read_scalar_log, save_comparison_figure,
@@ -161,8 +161,7 @@ def main() -> None:
                   '![student_losses.png](report/student_losses.png)', '',
                   'Last logged values: ' + ', '.join(f'{k} {v:.3g}' for k, v in last.items())]
     report = osp.join(args.work_dir, 'report.md')
-    with atomic_path(report) as tmp, open(tmp, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
+    write_text_atomic(report, '\n'.join(lines) + '\n')
     print(f'wrote {report}')
 
 

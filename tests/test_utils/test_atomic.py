@@ -95,14 +95,14 @@ def snapshot(folder):
 
 
 def test_atomic_path_writer_killed_before_its_rename_keeps_the_old_report(tmp_path):
-    # What make_report.py, the benchmark JSON/MD writers, pretrain and infer_onnx all do.
+    # write_json_atomic: the benchmarks' JSON writers (make_report, pretrain and infer_onnx
+    # use atomic_path the same way)
     script = tmp_path / 'write_report.py'
     script.write_text(  # atomic.py alone: importing simdistill would take seconds
         'import importlib.util, json, sys\n'
         f'spec = importlib.util.spec_from_file_location("atomic", {atomic_module.__file__!r})\n'
         'atomic = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(atomic)\n'
-        'with atomic.atomic_path(sys.argv[1]) as tmp, open(tmp, "w") as f:\n'
-        '    json.dump({"rows": list(range(200000))}, f)\n')
+        'atomic.write_json_atomic(sys.argv[1], {"rows": list(range(200000))})\n')
     report = tmp_path / 'out' / 'report.json'
     report.parent.mkdir()
     report.write_text('{"rows": "previous"}')

@@ -12,7 +12,6 @@ compulsory traffic (formula in BYTES_FORMULA, identical for every implementation
 plain tensor copy measured in the same run.
 """
 import argparse
-import json
 import math
 import os
 import platform
@@ -27,7 +26,7 @@ import torch
 from simdistill.ops.bev_pool import bev_pool, build_plan, extension_status, get_backend
 from simdistill.ops.bev_pool.reference import materialize_index_add
 from simdistill.structures import BEVGrid
-from simdistill.utils.atomic import atomic_path
+from simdistill.utils.atomic import write_json_atomic
 
 BYTES_FORMULA = (
     'forward: s*(|depth| + |context| + |out|) + 4*(2P + 3I); forward+backward adds '
@@ -259,8 +258,7 @@ def print_table(report: dict) -> None:
 
 
 def write_json(path: str, report: dict) -> None:
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        json.dump(report, f, indent=2)
+    write_json_atomic(path, report, indent=2)
 
 
 def main(argv: Optional[List[str]] = None) -> dict:

@@ -38,7 +38,8 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.checkpoint.loading import load_checkpoint_file  # noqa: E402
 from simdistill.engine.gradient_diagnostics import LOG_NAME as GRADIENT_LOG  # noqa: E402
-from simdistill.utils.atomic import atomic_path  # noqa: E402
+from simdistill.utils.atomic import (atomic_path, write_json_atomic,  # noqa: E402
+                                     write_text_atomic)
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from distill_gain import REPLICATES, TRAINING_LOGS  # noqa: E402
 
@@ -62,12 +63,6 @@ def copy_file(src: str, dst: str, compress: bool = False, decompress: bool = Fal
     with opener(src, 'rb') as fin, atomic_path(dst) as tmp:
         with (gzip.open(tmp, 'wb', compresslevel=9) if compress else open(tmp, 'wb')) as fout:
             shutil.copyfileobj(fin, fout)
-
-
-def write_json(obj: dict, path: str) -> None:
-    os.makedirs(osp.dirname(path), exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        json.dump(obj, f, indent=1)
 
 
 def save_weights(checkpoint: str, dst: str) -> None:
@@ -97,7 +92,7 @@ def save(out: str, to: str) -> List[str]:
                 record = json.load(f)
             for key in PATH_KEYS:
                 record[key] = relative(record[key], out)
-            write_json(record, osp.join(dst, 'metrics.json'))
+            write_json_atomic(osp.join(dst, 'metrics.json'), record)
             written.append(osp.join('runs', name, 'metrics.json'))
             copy_file(osp.join(out, record['results']), osp.join(to, record['results'] + '.gz'),
                       compress=True)
@@ -109,8 +104,7 @@ def save(out: str, to: str) -> List[str]:
             with open(osp.join(run, 'last_checkpoint')) as f:
                 last = relative(f.read().strip(), out)
             copy_file(osp.join(out, last), osp.join(to, last))
-            with atomic_path(osp.join(dst, 'last_checkpoint')) as tmp, open(tmp, 'w') as f:
-                f.write(last)
+            write_text_atomic(osp.join(dst, 'last_checkpoint'), last)
             written += [last, osp.join('runs', name, 'last_checkpoint')]
             for log in run_logs(run):
                 copy_file(osp.join(run, log), osp.join(dst, log))
@@ -150,7 +144,7 @@ def restore(out: str, source: str) -> List[str]:
                           osp.join(out, record['checkpoint']))
             for key in PATH_KEYS:
                 record[key] = osp.join(out, record[key])
-            write_json(record, osp.join(run, 'metrics.json'))
+            write_json_atomic(osp.join(run, 'metrics.json'), record)
             written.append(osp.join(run, 'metrics.json'))
         elif osp.isfile(osp.join(src, 'last_checkpoint')):
             if osp.isfile(osp.join(run, 'last_checkpoint')):
@@ -158,8 +152,7 @@ def restore(out: str, source: str) -> List[str]:
             with open(osp.join(src, 'last_checkpoint')) as f:
                 last = f.read().strip()
             copy_file(osp.join(source, last), osp.join(out, last))
-            with atomic_path(osp.join(run, 'last_checkpoint')) as tmp, open(tmp, 'w') as f:
-                f.write(osp.join(out, last))
+            write_text_atomic(osp.join(run, 'last_checkpoint'), osp.join(out, last))
             written.append(osp.join(out, last))
             for log in run_logs(src):
                 copy_file(osp.join(src, log), osp.join(run, log))

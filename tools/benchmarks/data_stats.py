@@ -9,7 +9,6 @@ A physical object is an instance with at least one annotation holding a LiDAR po
 Markdown table and writes the counts as JSON (atomically).
 """
 import argparse
-import json
 import os.path as osp
 import sys
 from typing import List, Optional
@@ -18,7 +17,7 @@ ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
 from simdistill.datasets.nuscenes_stats import (VERSION_SPLITS, format_table,  # noqa: E402
                                                 read_release_stats, stats_record)
-from simdistill.utils.atomic import atomic_path  # noqa: E402
+from simdistill.utils.atomic import write_json_atomic  # noqa: E402
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -36,9 +35,8 @@ def main(argv: Optional[List[str]] = None) -> None:
         stats = read_release_stats(args.dataroot, args.version)
     except FileNotFoundError as error:
         parser.exit(1, f'error: {error}\n')
-    with atomic_path(args.results) as tmp, open(tmp, 'w') as f:
-        json.dump(dict(dataroot=osp.abspath(args.dataroot), version=args.version,
-                       splits=stats_record(stats)), f, indent=1)
+    write_json_atomic(args.results, dict(dataroot=osp.abspath(args.dataroot),
+                                         version=args.version, splits=stats_record(stats)))
     print(format_table(stats))
     print(f'Wrote {args.results}')
 

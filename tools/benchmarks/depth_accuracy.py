@@ -9,7 +9,6 @@ every sample of the config's test split; for a SimDistill student (or distiller)
 simulated-LiDAR branch. The points are loaded for the metric only: the model sees the images.
 Prints a table and writes the numbers as JSON.
 """
-import json
 import os.path as osp
 
 from mmengine.config import Config
@@ -23,7 +22,7 @@ from mmdet3d.registry import DATASETS, MODELS
 from simdistill.compat import apply_all
 from simdistill.entrypoints.args import checkpoint_tool_parser
 from simdistill.evaluation import evaluate_depth
-from simdistill.utils.atomic import atomic_path
+from simdistill.utils.atomic import write_json_atomic
 
 
 def with_points(cfg: Config) -> dict:
@@ -53,8 +52,7 @@ def main() -> None:
     result = evaluate_depth(model, loader)
     print(f'\n{osp.basename(args.config)}: ' + ', '.join(
         f'{k} {v:.4f}' if isinstance(v, float) else f'{k} {v}' for k, v in result.items()))
-    with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
-        json.dump(result, f, indent=1)
+    write_json_atomic(args.out, result)
 
 
 if __name__ == '__main__':

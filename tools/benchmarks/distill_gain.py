@@ -45,7 +45,8 @@ import torch
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
-from simdistill.utils.atomic import atomic_path  # noqa: E402
+from simdistill.utils.atomic import (atomic_path, write_json_atomic,  # noqa: E402
+                                     write_text_atomic)
 from simdistill.evaluation.metric_logs import read_nuscenes_metrics  # noqa: E402
 from simdistill.datasets.release_options import release_cfg_options  # noqa: E402
 from simdistill.evaluation.bootstrap import ReplicateStore  # noqa: E402
@@ -130,8 +131,7 @@ def config_with_hooks(config: str, hooks: Sequence[dict], folder: str) -> str:
     path = osp.join(folder, 'config', osp.basename(config))
     if not osp.isfile(path) or Path(path).read_text() != text:
         os.makedirs(osp.dirname(path), exist_ok=True)
-        with atomic_path(path) as tmp, open(tmp, 'w') as f:
-            f.write(text)
+        write_text_atomic(path, text)
     return path
 
 
@@ -351,14 +351,12 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
                 raise RuntimeError(f'{result_path} was made with another config, options or '
                                    f'teacher; move {work} away or use another --out')
             result['fingerprint'] = fingerprint  # recorded under the rule that included code
-            with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
-                json.dump(result, f, indent=1)
+            write_json_atomic(result_path, result)
         logged_s = training_wall_seconds(work)
         if logged_s > result.get('train_wall_s', 0):
             # a resumed run recorded by code that timed its last session only
             result['train_wall_s'] = round(logged_s, 1)
-            with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
-                json.dump(result, f, indent=1)
+            write_json_atomic(result_path, result)
         if result.get('code') != code_fingerprint():
             print(f'[distill_gain] {name} seed {seed}: finished by an earlier version of the '
                   f'plugin code ({str(result.get("code"))[:12]}), kept', flush=True)
@@ -395,8 +393,7 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
     from simdistill.engine.gradient_diagnostics import LOG_NAME, summarise_gradient_log
     if osp.isfile(osp.join(work, LOG_NAME)):
         result['gradients'] = summarise_gradient_log(osp.join(work, LOG_NAME))
-    with atomic_path(result_path) as tmp, open(tmp, 'w') as f:
-        json.dump(result, f, indent=1)
+    write_json_atomic(result_path, result)
     prune_checkpoints(work, set(curve_epochs) | {epochs})
     print(f'[distill_gain] {name} seed {seed}: done ({train_s / 60:.1f} min training)',
           flush=True)
@@ -647,10 +644,8 @@ def write_tables(summary: dict, out: str) -> None:
     (and the teacher, the ablations) ``<out>/learning_curves.png`` and, when there are lever
     runs, theirs apart, ``<out>/lever_curves.png``."""
     from simdistill.visualization.benchmark import save_learning_curves
-    with atomic_path(osp.join(out, 'distill_gain.json')) as tmp, open(tmp, 'w') as f:
-        json.dump(summary, f, indent=1)
-    with atomic_path(osp.join(out, 'distill_gain.md')) as tmp, open(tmp, 'w') as f:
-        f.write(markdown(summary))
+    write_json_atomic(osp.join(out, 'distill_gain.json'), summary)
+    write_text_atomic(osp.join(out, 'distill_gain.md'), markdown(summary))
     size = summary.get('test_set') or {}
     test_set = f'test set of {size.get("objects", "?")} objects, {size.get("scenes", "?")} scenes'
     levers = [r for r in summary['runs'] if r['name'] in LEVERS]

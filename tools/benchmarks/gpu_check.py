@@ -194,10 +194,9 @@ def run_step(name: str, timeout_s: float) -> dict:
 
 
 def write_json(path: str, report: dict) -> None:
-    from simdistill.utils.atomic import atomic_path
+    from simdistill.utils.atomic import write_json_atomic
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        json.dump(report, f, indent=1)
+    write_json_atomic(path, report)
 
 
 def dry_run(out: str, why: str) -> dict:

@@ -14,17 +14,15 @@ test-time image resize only). Results go to ``<out>/overfit.{json,md}``; runs ar
 like ``distill_gain.py``'s.
 """
 import argparse
-import json
 import os
 import os.path as osp
 import subprocess
 import sys
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from distill_gain import (BASELINE, METRICS, ROOT, atomic_path,  # noqa: E402
+from distill_gain import (BASELINE, LIDAR_ONLY, METRICS, ROOT,  # noqa: E402
                           resolved_config, train_and_test)
-
-LIDAR_ONLY = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
+from simdistill.utils.atomic import write_json_atomic, write_text_atomic  # noqa: E402
 
 
 BEV_AUGMENTATIONS = ('BEVGlobalRotScaleTrans', 'BEVRandomFlip3D', 'GlobalRotScaleTrans',
@@ -53,8 +51,7 @@ def with_augmentations(config: str, keep: str, out: str) -> str:
     cfg.train_dataloader.dataset.pipeline = pipeline
     path = osp.join(out, 'configs', f'{osp.basename(config)[:-3]}_aug-{keep}.py')
     os.makedirs(osp.dirname(path), exist_ok=True)
-    with atomic_path(path) as tmp, open(tmp, 'w') as f:
-        f.write(cfg.pretty_text)
+    write_text_atomic(path, cfg.pretty_text)
     return path
 
 
@@ -106,10 +103,8 @@ def main() -> None:
     for r in results:
         lines.append(f'| {r["name"]} | ' + ' | '.join(f'{r["metrics"][m]:.4f}'
                                                      for m in METRICS) + ' |')
-    with atomic_path(osp.join(out, 'overfit.json')) as tmp, open(tmp, 'w') as f:
-        json.dump(results, f, indent=1)
-    with atomic_path(osp.join(out, 'overfit.md')) as tmp, open(tmp, 'w') as f:
-        f.write('\n'.join(lines) + '\n')
+    write_json_atomic(osp.join(out, 'overfit.json'), results)
+    write_text_atomic(osp.join(out, 'overfit.md'), '\n'.join(lines) + '\n')
     print('\n'.join(lines))
 
 

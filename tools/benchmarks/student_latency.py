@@ -364,7 +364,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
         print(json.dumps(run_child(args.child)))
         return {}
     sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
-    from simdistill.utils.atomic import atomic_path
+    from simdistill.utils.atomic import write_json_atomic
     rows, paired_rows, gcm_rows, train_rows = [], [], [], []
     for size in args.sizes:
         repeats = args.paper_repeats if size == 'paper' else args.repeats
@@ -393,8 +393,7 @@ def main(argv: Optional[List[str]] = None) -> dict:
                   targets=student_targets(rows, paired_rows) + gcm_targets(gcm_rows))
     for t in result['targets']:
         print(f"target: {t['target']}: {t['value']:.2f} ({'met' if t['met'] else 'NOT met'})")
-    with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
-        json.dump(result, f, indent=1)
+    write_json_atomic(args.out, result)
     print(f'wrote {args.out}')
     return result
 

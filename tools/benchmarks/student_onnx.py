@@ -16,7 +16,6 @@ all in one process, so the ratios are comparable. Prints a table and writes
 ``tools/benchmarks/results/student_onnx.json`` (atomically).
 """
 import argparse
-import json
 import os
 import os.path as osp
 import platform
@@ -87,7 +86,7 @@ def main() -> None:
     sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
     import onnxruntime
     import torch
-    from simdistill.utils.atomic import atomic_path
+    from simdistill.utils.atomic import write_json_atomic
     rows = []
     for size in args.sizes:
         print(f'[student_onnx] {size} ...', flush=True)
@@ -105,8 +104,7 @@ def main() -> None:
     result = dict(benchmark='student_onnx', batch=1, device='cpu',
                   torch_threads=torch.get_num_threads(), onnxruntime=onnxruntime.__version__,
                   machine=platform.processor() or platform.machine(), rows=rows)
-    with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
-        json.dump(result, f, indent=1)
+    write_json_atomic(args.out, result)
     print(f'wrote {args.out}')
 
 

@@ -16,7 +16,6 @@ Terms: ``detection`` (every loss key not starting with ``loss_distill``), each
 medians over the batches and writes every batch's numbers as JSON.
 """
 import argparse
-import json
 import statistics
 import sys
 from collections import defaultdict
@@ -29,7 +28,7 @@ import simdistill  # noqa: F401
 from simdistill.compat import apply_all
 from simdistill.deployment.loading import load_config
 from simdistill.engine.gradient_diagnostics import PREFIX, bev_gradient_norms
-from simdistill.utils.atomic import atomic_path
+from simdistill.utils.atomic import write_json_atomic
 
 
 def term_groups(losses: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -123,9 +122,8 @@ def main(argv=None) -> None:
     clip = (cfg.optim_wrapper.get('clip_grad') or {}).get('max_norm')
     print(table(summary, clip))
     if args.out:
-        with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
-            json.dump(dict(config=args.config, checkpoint=args.checkpoint, clip=clip,
-                           batches=rows, median=summary), f, indent=1)
+        write_json_atomic(args.out, dict(config=args.config, checkpoint=args.checkpoint,
+                                         clip=clip, batches=rows, median=summary))
 
 
 if __name__ == '__main__':

@@ -319,7 +319,7 @@ def main() -> None:
         print(json.dumps(measure(args.child, args.data_root)))
         return
     sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
-    from simdistill.utils.atomic import atomic_path
+    from simdistill.utils.atomic import write_json_atomic
     kept = []
     if osp.isfile(args.out):
         with open(args.out) as f:
@@ -342,8 +342,7 @@ def main() -> None:
     result = dict(benchmark='train_memory', device='cpu', threads=torch.get_num_threads(),
                   machine=platform.processor() or platform.machine(),
                   cpu_count=os.cpu_count(), rows=rows)
-    with atomic_path(args.out) as tmp, open(tmp, 'w') as f:
-        json.dump(result, f, indent=1)
+    write_json_atomic(args.out, result)
     print(f'wrote {args.out}')
 
 

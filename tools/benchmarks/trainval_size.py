@@ -31,7 +31,7 @@ from synthetic_nuscenes import (CLASS_NAMES, OBJECT_CLASSES,  # noqa: E402
                                                     simulate_scene)
 from synthetic_nuscenes.config import (  # noqa: E402
     BENCHMARK_TRAIN_SCENES, BENCHMARK_VAL_SCENES)
-from simdistill.utils.atomic import atomic_path  # noqa: E402
+from simdistill.utils.atomic import write_json_atomic  # noqa: E402
 
 TARGETS = dict(train_objects=800, train_scenes=40, val_objects=500, val_class_objects=15)
 
@@ -151,8 +151,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     result = dict(settings=vars(args), probe=measured,
                   **project(measured, placed_objects(probe_config), placed_objects(proposed),
                             samples))
-    with atomic_path(args.results) as tmp, open(tmp, 'w') as f:
-        json.dump(result, f, indent=1)
+    write_json_atomic(args.results, result)
     print(f'probe: {measured["samples"]} samples in {measured["seconds"]} s '
           f'({measured["seconds_per_sample"]} s per sample)')
     print(table(result))

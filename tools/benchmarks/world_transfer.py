@@ -29,7 +29,7 @@ sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from distill_gain import run_logged, schedule_options  # noqa: E402
 from synthetic_nuscenes import SCENES, SyntheticNuScenesConfig  # noqa: E402
 from synthetic_nuscenes.scene import scene_style  # noqa: E402
-from simdistill.utils.atomic import atomic_path  # noqa: E402
+from simdistill.utils.atomic import write_json_atomic  # noqa: E402
 from simdistill.evaluation.metric_logs import read_nuscenes_metrics  # noqa: E402
 
 CONFIG = 'configs/bevfusion/bevfusion_lidar_pillar_1xb2-cpu-12e_nus-mini-3d.py'
@@ -162,8 +162,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                                       for name in metrics},
         ratio=ratio, wall_s=seconds)
     os.makedirs(osp.dirname(osp.abspath(args.results)), exist_ok=True)
-    with atomic_path(args.results) as tmp, open(tmp, 'w') as f:
-        json.dump(result, f, indent=1)
+    write_json_atomic(args.results, result)
     print(table(result))
     print(f'Wrote {args.results}')
 

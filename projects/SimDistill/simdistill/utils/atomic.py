@@ -11,13 +11,14 @@ target is at every moment the old or the new folder, then the old one is deleted
 import contextlib
 import ctypes
 import errno
+import json
 import os
 import os.path as osp
 import re
 import shutil
 import sys
 import tempfile
-from typing import Callable, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 
 def process_alive(pid: int) -> bool:
@@ -77,6 +78,17 @@ def atomic_path(path: str) -> Iterator[str]:
     finally:
         if osp.exists(tmp):
             os.remove(tmp)
+
+
+def write_text_atomic(path: str, text: str) -> None:
+    """Writes ``text`` to ``path`` through :func:`atomic_path` (folders made as needed)."""
+    with atomic_path(path) as tmp, open(tmp, 'w') as f:
+        f.write(text)
+
+
+def write_json_atomic(path: str, obj: Any, indent: int = 1) -> None:
+    """Writes ``obj`` as JSON to ``path`` through :func:`atomic_path`."""
+    write_text_atomic(path, json.dumps(obj, indent=indent))
 
 
 # --------------------------------------------------------------------------------------------
