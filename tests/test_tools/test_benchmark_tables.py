@@ -284,6 +284,11 @@ def test_tables_are_rewritten_after_a_run_that_trains_not_after_each_finished_on
     trained.clear(), rewritten_after.clear()
     distill_gain.main(['--out', str(out), '--data-root', str(tmp_path), '--seeds', '0'])
     assert trained == [] and rewritten_after == ['simdistill']  # all finished: once, at the end
+    # --tables-only trains nothing: the seed 1 runs are left out, the tables rewritten once
+    trained.clear(), rewritten_after.clear()
+    distill_gain.main(['--out', str(out), '--data-root', str(tmp_path), '--seeds', '0', '1',
+                       '--tables-only'])
+    assert trained == [] and rewritten_after == ['simdistill']
 
 
 class ScoredEvaluation:

@@ -706,6 +706,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help='the lever runs\' schedule (also evaluated at half of it)')
     parser.add_argument('--replicates', type=int, default=1000, help='bootstrap resamples')
     parser.add_argument('--only', nargs='+', help='run only these model names')
+    parser.add_argument('--tables-only', action='store_true',
+                        help='train nothing: rewrite the tables from the finished runs')
     parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='extra options for every run')
     parser.add_argument('--reuse', help='a distill_gain.json whose runs count as done when '
@@ -725,7 +727,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     teacher_ckpt = osp.join(run_dir(out, 'teacher', args.seeds[0]), f'epoch_{fusion_epochs}.pth')
     runs, boots = [], {}
     planned = [r for r in plan(args.seeds, teacher_ckpt, lidar_ckpt, args.ablations, args.levers)
-               if not args.only or r[0] in args.only]
+               if (not args.only or r[0] in args.only) and
+               not (args.tables_only and not finished(out, r[0], r[2]))]
     # the tables (their bootstrap is the costly part) are rewritten after a run that trains,
     # before the first that will and after the last, not after each run found finished
     pending = [not finished(out, name, seed) for name, _, seed, _ in planned] + [True]
