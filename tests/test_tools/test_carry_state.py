@@ -118,3 +118,27 @@ def test_a_path_outside_the_benchmark_folder_is_refused(tmp_path):
         assert 'not under --out' in str(err)
     else:
         raise AssertionError('a checkpoint outside --out was carried')
+
+
+def test_an_unfinished_run_carries_the_checkpoints_its_learning_curve_evaluates(tmp_path):
+    """Stopped after epoch 3 of a run evaluated at epochs 2 and 4: epoch 3 travels whole (for
+    --resume), epoch 2 as weights (for its evaluation), epoch 1 not at all."""
+    out, state, other = str(tmp_path / 'a'), str(tmp_path / 'state'), str(tmp_path / 'b')
+    run = osp.join(out, 'runs', 'simdistill_seed2')
+    os.makedirs(run)
+    for epoch in (1, 2, 3):
+        runner_checkpoint(osp.join(run, f'epoch_{epoch}.pth'), epoch)
+    with open(osp.join(run, 'last_checkpoint'), 'w') as f:
+        f.write(osp.join(run, 'epoch_3.pth'))
+    written = carry_state.save(out, state, keep_epochs=(2, 4))
+    assert sorted(written) == ['runs/simdistill_seed2/epoch_2.pth',
+                               'runs/simdistill_seed2/epoch_3.pth',
+                               'runs/simdistill_seed2/last_checkpoint']
+    assert set(torch.load(osp.join(state, 'runs/simdistill_seed2/epoch_2.pth'))) == {
+        'state_dict', 'meta'}
+    carry_state.restore(other, state)
+    restored = osp.join(other, 'runs', 'simdistill_seed2')
+    assert sorted(os.listdir(restored)) == ['epoch_2.pth', 'epoch_3.pth', 'last_checkpoint']
+    assert 'optimizer' in torch.load(osp.join(restored, 'epoch_3.pth'))
+    assert torch.equal(torch.load(osp.join(restored, 'epoch_2.pth'))['state_dict']['conv.weight'],
+                       torch.load(osp.join(run, 'epoch_2.pth'))['state_dict']['conv.weight'])

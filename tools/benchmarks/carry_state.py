@@ -32,7 +32,7 @@ import os
 import os.path as osp
 import shutil
 import sys
-from typing import Dict, List
+from typing import Dict, List, Sequence
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'projects', 'SimDistill'))
@@ -80,8 +80,11 @@ def relative(path: str, out: str) -> str:
     return osp.relpath(path, out)
 
 
-def save(out: str, to: str) -> List[str]:
-    """Copies the state of ``out`` into ``to``; returns the files written (relative to it)."""
+def save(out: str, to: str, keep_epochs: Sequence[int] = ()) -> List[str]:
+    """Copies the state of ``out`` into ``to``; returns the files written (relative to it).
+
+    ``keep_epochs``: the learning curve's epochs (``distill_gain.py --curve-epochs``), whose
+    checkpoints an unfinished run still has to evaluate: carried as weights."""
     out, written = osp.abspath(out), []
     runs = osp.join(out, 'runs')
     for name in sorted(os.listdir(runs)) if osp.isdir(runs) else []:
@@ -106,6 +109,11 @@ def save(out: str, to: str) -> List[str]:
             copy_file(osp.join(out, last), osp.join(to, last))
             write_text_atomic(osp.join(dst, 'last_checkpoint'), last)
             written += [last, osp.join('runs', name, 'last_checkpoint')]
+            for epoch in keep_epochs:
+                curve = relative(osp.join(run, f'epoch_{epoch}.pth'), out)
+                if curve != last and osp.isfile(osp.join(out, curve)):
+                    save_weights(osp.join(out, curve), osp.join(to, curve))
+                    written.append(curve)
             for log in run_logs(run):
                 copy_file(osp.join(run, log), osp.join(dst, log))
                 written.append(osp.join('runs', name, log))
@@ -154,6 +162,10 @@ def restore(out: str, source: str) -> List[str]:
             copy_file(osp.join(source, last), osp.join(out, last))
             write_text_atomic(osp.join(run, 'last_checkpoint'), osp.join(out, last))
             written.append(osp.join(out, last))
+            for curve in glob.glob(osp.join(src, 'epoch_*.pth')):  # save's keep_epochs
+                if osp.basename(curve) != osp.basename(last):
+                    copy_file(curve, osp.join(run, osp.basename(curve)))
+                    written.append(osp.join(run, osp.basename(curve)))
             for log in run_logs(src):
                 copy_file(osp.join(src, log), osp.join(run, log))
                 written.append(osp.join(run, log))
@@ -178,11 +190,14 @@ def main(argv=None) -> None:
     parser.add_argument('--out', required=True, help="the benchmark's --out folder")
     parser.add_argument('--to', help='save: the state folder to write')
     parser.add_argument('--from', dest='source', help='restore: the state folder to read')
+    parser.add_argument('--keep-epochs', type=int, nargs='*', default=[],
+                        help="save: the benchmark's --curve-epochs (an unfinished run's earlier "
+                        'checkpoints its learning curve evaluates, carried as weights)')
     args = parser.parse_args(argv)
     if args.action == 'save':
         if not args.to:
             parser.error('save needs --to')
-        files = save(args.out, args.to)
+        files = save(args.out, args.to, args.keep_epochs)
         table = sizes(args.to)
         for path in files:
             print(f'{table.get(path, 0) / 2**20:8.1f} MiB  {path}')
