@@ -130,8 +130,7 @@ def config_with_hooks(config: str, hooks: Sequence[dict], folder: str) -> str:
             f'custom_hooks = {[*base, *hooks]!r}\n')
     path = osp.join(folder, 'config', osp.basename(config))
     if not osp.isfile(path) or Path(path).read_text() != text:
-        os.makedirs(osp.dirname(path), exist_ok=True)
-        write_text_atomic(path, text)
+        write_text_atomic(path, text)  # makes the folder
     return path
 
 
@@ -343,7 +342,8 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
     fingerprint = run_fingerprint(config, cfg_options, teacher_ckpt)
     if osp.isfile(result_path):
         with open(result_path) as f:
-            result = json.load(f)
+            recorded = json.load(f)
+        result = dict(recorded)
         if result.get('fingerprint') != fingerprint:
             recorded_with_code = run_fingerprint(config, cfg_options, teacher_ckpt,
                                                  code=result.get('code', ''))
@@ -351,11 +351,11 @@ def train_and_test(name: str, config: str, seed: int, options: List[str], out: s
                 raise RuntimeError(f'{result_path} was made with another config, options or '
                                    f'teacher; move {work} away or use another --out')
             result['fingerprint'] = fingerprint  # recorded under the rule that included code
-            write_json_atomic(result_path, result)
         logged_s = training_wall_seconds(work)
         if logged_s > result.get('train_wall_s', 0):
             # a resumed run recorded by code that timed its last session only
             result['train_wall_s'] = round(logged_s, 1)
+        if result != recorded:
             write_json_atomic(result_path, result)
         if result.get('code') != code_fingerprint():
             print(f'[distill_gain] {name} seed {seed}: finished by an earlier version of the '
