@@ -93,6 +93,30 @@ def test_the_comparison_lines_state_the_paired_difference_and_its_interval():
     assert ('- mAP difference SimDistill − camera baseline (paired seeds): +4.0 points, 95 % '
             'interval [+1.0, +7.0]') in table
     assert 'gap closed: 10 % [2, 18]' in table
+    # +4.0 [+1.0, +7.0] but 10 % of the gap (< 25 %): not met, +3.0 inside the interval
+    assert ('- goal (≥ +3.0 mAP points with the interval above 0, ≥ 25 % of the gap closed): '
+            'not met; a +3.0-point gain is inside the interval (not decided)') in table
+
+
+@pytest.mark.parametrize('mean, interval, gap, met, excluded', [
+    (0.040, [0.010, 0.070], 0.30, True, False),    # every condition holds
+    (0.040, [0.010, 0.070], 0.24, False, False),   # the gap share is short
+    (0.040, [-0.001, 0.070], 0.30, False, False),  # the interval reaches 0
+    (0.029, [0.010, 0.070], 0.30, False, False),   # the mean is short of +3.0
+    (0.003, [-0.010, 0.015], 0.01, False, True),   # the interval lies below +3.0
+    (0.003, [-0.010, 0.030], 0.01, False, False),  # +3.0 is the upper bound itself
+])
+def test_the_goal_verdict_needs_every_condition_and_says_when_the_interval_rules_it_out(
+        mean, interval, gap, met, excluded):
+    comparison = dict(mAP=dict(mean=mean, interval=interval),
+                      gap_closed=dict(mean=gap, interval=[0, 1]))
+    verdict = distill_gain.goal_verdict(comparison)
+    assert (verdict['met'], verdict['excluded']) == (met, excluded)
+    line = distill_gain.goal_line(comparison)
+    if excluded:
+        assert line.endswith(f"not met; the interval's upper bound ({100 * interval[1]:+.1f}) "
+                             'rules out a +3.0-point gain')
+    assert line.endswith(': met') == met
 
 
 def test_a_recorded_run_is_reused_only_for_the_same_config_options_and_teacher(tmp_path):

@@ -61,6 +61,10 @@ DEPTH_METRICS = ('depth_within_1m', 'depth_within_3m', 'sim_lidar_depth_within_1
 INTERVAL_METRICS = ('mAP', 'NDS', 'car_AP')
 TEACHER_RUNS = ('teacher_lidar', 'teacher')  # trained once, reused by every later run
 CAMERA_MODELS = ('camera_baseline', 'simdistill')
+# issue 19's goal for SimDistill - camera baseline: a mAP gain of at least GOAL_MAP with the
+# interval's lower bound above 0, closing at least GOAL_GAP_SHARE of the camera -> teacher gap
+GOAL_MAP = 0.03
+GOAL_GAP_SHARE = 0.25
 # ablation name -> (config, extra --cfg-options); each removes one distillation term
 ABLATIONS = {
     'student_without_distillation': (STUDENT, []),
@@ -495,6 +499,7 @@ def add_intervals(summary: dict, boots: Dict[str, list], replicates: int,
                 mean=comparison['mAP']['mean'] / mean_gap if mean_gap > 0 else None,
                 interval=percentile_interval(np.where(gap > 0, gain / np.where(
                     gap > 0, gap, 1), np.nan)))
+        comparison['goal'] = goal_verdict(comparison)
         summary['comparison'] = comparison
     ablations = {
         name: {ref: paired_difference(summary, boots, name, ref, replicates, cache)[0]
@@ -503,6 +508,34 @@ def add_intervals(summary: dict, boots: Dict[str, list], replicates: int,
     if ablations:
         summary['ablations'] = ablations
     return summary
+
+
+def goal_verdict(comparison: dict) -> dict:
+    """Whether the paired comparison meets the goal (:data:`GOAL_MAP` mAP with the interval
+    above 0 and :data:`GOAL_GAP_SHARE` of the gap closed) and whether its mAP interval rules a
+    gain of :data:`GOAL_MAP` out (upper bound below it): ``{'map_goal', 'gap_share_goal',
+    'met', 'excluded'}``."""
+    m_ap = comparison['mAP']
+    gap = (comparison.get('gap_closed') or {}).get('mean')
+    met = (m_ap['mean'] >= GOAL_MAP and m_ap['interval'][0] > 0 and gap is not None
+           and gap >= GOAL_GAP_SHARE)
+    return dict(map_goal=GOAL_MAP, gap_share_goal=GOAL_GAP_SHARE, met=bool(met),
+                excluded=bool(m_ap['interval'][1] < GOAL_MAP))
+
+
+def goal_line(comparison: dict) -> str:
+    """The markdown line stating :func:`goal_verdict`."""
+    verdict = goal_verdict(comparison)
+    upper = 100 * comparison['mAP']['interval'][1]
+    goal = (f'goal (≥ {100 * GOAL_MAP:+.1f} mAP points with the interval above 0, '
+            f'≥ {100 * GOAL_GAP_SHARE:.0f} % of the gap closed)')
+    if verdict['met']:
+        return f'- {goal}: met'
+    if verdict['excluded']:
+        return (f'- {goal}: not met; the interval\'s upper bound ({upper:+.1f}) rules out a '
+                f'{100 * GOAL_MAP:+.1f}-point gain')
+    return (f'- {goal}: not met; a {100 * GOAL_MAP:+.1f}-point gain is inside the interval '
+            '(not decided)')
 
 
 def test_set_size(data_root: str, version: str) -> dict:
@@ -594,6 +627,7 @@ def markdown(summary: dict) -> str:
             g = comparison['gap_closed']
             lines.append(f'- share of the camera -> teacher mAP gap closed: {100 * g["mean"]:.0f} %'
                          f' [{100 * g["interval"][0]:.0f}, {100 * g["interval"][1]:.0f}]')
+        lines.append(goal_line(comparison))
     elif 'simdistill' in models and 'camera_baseline' in models:
         lines.append('')
         for metric in ('mAP', 'NDS'):
