@@ -1,10 +1,13 @@
 """The depth metric against a hand-worked case: which feature cells LiDAR points fall in, the
-nearest point's depth per cell, and the argmax bin's depth within 1 m / 3 m of it."""
+nearest point's depth per cell, and the argmax bin's depth within 1 m / 3 m of it; and the
+evaluation pass reads the depth distributions the model detects with."""
+import copy
 import math
 
 import torch
 
-from simdistill.evaluation.depth_metric import cell_reference_depths, depth_hits
+from simdistill.evaluation.depth_metric import (DepthHits, cell_reference_depths, depth_hits,
+                                                evaluate_depth, lss_transforms)
 
 # A 9 x 13 image, a 3 x 4 feature map: cell centres at u = 0, 4, 8, 12 and v = 0, 4, 8 pixels.
 IMAGE, FEATURE = (9, 13), (3, 4)
@@ -74,3 +77,49 @@ def test_the_lidar_augmentation_is_undone_before_projecting():
     assert torch.equal(right, cell_reference_depths(RAW, cameras(), 0, IMAGE, FEATURE,
                                                     DBOUND[:2]))
     assert not torch.equal(right, wrong)
+
+
+def test_the_evaluation_pass_reads_the_depth_each_lss_predicts_with():
+    """``evaluate_depth`` runs the image branch only up to the depth nets: its counts equal
+    those of the depth distributions captured inside ``model.predict``, branch by branch (the
+    camera and the simulated-LiDAR LSS of an untrained student differ, so a swapped or shared
+    branch fails)."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmdet3d.registry import MODELS
+    from simdistill.models.view_transforms.lss import stack_camera_matrices
+    from simdistill.testing import HALF, STUDENT, drop_image_pretrain, random_batch
+    init_default_scope('mmdet3d')
+    cfg = Config.fromfile(STUDENT)
+    torch.manual_seed(0)
+    model = MODELS.build(drop_image_pretrain(cfg.model)).eval()
+    batches = [random_batch(cfg, HALF, batch_size=1, seed=seed) for seed in (0, 1)]
+
+    transforms = lss_transforms(model)
+    assert set(transforms) == {'camera', 'sim_lidar'}
+    captured, expected = {}, {role: DepthHits() for role in transforms}
+    for role, transform in transforms.items():
+        def capture(*args, _role=role, _original=transform.depth_and_context, **kwargs):
+            depth, context = _original(*args, **kwargs)
+            captured[_role] = depth
+            return depth, context
+        transform.depth_and_context = capture
+    with torch.no_grad():
+        for batch in batches:
+            data = model.data_preprocessor(copy.deepcopy(batch), training=False)
+            points = data['inputs'].pop('points')
+            model.predict(data['inputs'], data['data_samples'])
+            cameras = stack_camera_matrices([s.metainfo for s in data['data_samples']],
+                                            points[0].device)
+            for role, transform in transforms.items():
+                expected[role] += depth_hits(captured[role], points, cameras,
+                                             transform.image_size, transform.dbound)
+    for transform in transforms.values():
+        del transform.depth_and_context
+    assert expected['camera'].cells > 0
+    assert expected['camera'].within != expected['sim_lidar'].within
+
+    got = evaluate_depth(model, [copy.deepcopy(b) for b in batches], progress=False)
+    want = dict(expected['camera'].shares(),
+                **{f'sim_lidar_{k}': v for k, v in expected['sim_lidar'].shares().items()})
+    assert got == want
