@@ -26,12 +26,19 @@ from simdistill.utils.atomic import write_json_atomic
 
 
 def with_points(cfg: Config) -> dict:
-    """The config's test dataset, its pipeline also loading (and packing) the LiDAR points."""
+    """The config's test dataset, its pipeline also loading (and packing) the LiDAR points.
+
+    The sweeps are the nearest ones (``test_mode=True``), as mmdet3d's nuScenes test pipelines
+    load them: the training loader draws ``sweeps_num`` of the stored sweeps at random (3 of
+    10 in the CPU configs), which made the metric a different draw in every run.
+    """
     dataset = cfg.test_dataloader.dataset.copy()
     pipeline = [step for step in dataset.pipeline if step['type'] != 'Pack3DDetInputs']
     pack = next(step for step in dataset.pipeline if step['type'] == 'Pack3DDetInputs').copy()
     if 'points' not in pack['keys']:
-        pipeline = [*cfg.load_points, *pipeline, *cfg.points_filter]
+        load_points = [dict(step, test_mode=True) if step['type'].endswith('MultiSweeps')
+                       else step for step in cfg.load_points]
+        pipeline = [*load_points, *pipeline, *cfg.points_filter]
         pack['keys'] = [*pack['keys'], 'points']
     dataset.pipeline = [*pipeline, pack]
     dataset.modality = dict(dataset.get('modality', {}), use_lidar=True)
