@@ -7,8 +7,8 @@
 # student's loss curves. A stage whose output exists is skipped, so a killed run resumes
 # (training resumes from its last checkpoint).
 #
-#   bash tools/run_pipeline.sh               # work_dirs/quickstart/report.md (under an hour on
-#                                            # 2 CPU cores once the stack is installed)
+#   bash tools/run_pipeline.sh               # work_dirs/quickstart/report.md (50 min on 2 CPU
+#                                            # cores once the stack is installed)
 #   QUICK=1 bash tools/run_pipeline.sh       # the same stages on tiny data, one epoch each:
 #                                            # work_dirs/quickstart-quick/ (a few minutes; CI)
 #   STAGES=data bash tools/run_pipeline.sh   # only set up and make the data + info files
